@@ -8,6 +8,7 @@ merge bins, and refine redshifts by a line search.
 from __future__ import annotations
 
 from . import _core
+from .info import info
 from .kernels import add_noise, line_search, merge_bins, redshift, resample
 from .threads import get_num_threads, set_num_threads
 
@@ -17,6 +18,7 @@ __all__ = [
     "__version__",
     "add_noise",
     "get_num_threads",
+    "info",
     "line_search",
     "merge_bins",
     "redshift",
