@@ -5,8 +5,9 @@
 // with edges [eo[j], eo[j+1]] maps to the rest interval [eo[j]/(1+z), eo[j+1]/(1+z)];
 // its value is the overlap-weighted mean of the rest bins over that interval
 // (flux-conserving, the SpectRes convention), times a scale factor (1/(1+z) for
-// f_lambda, (1+z) for f_nu, 1 for none). The scaled edges are computed on the fly:
-// no redshifted grid is ever stored.
+// f_lambda, (1+z) for f_nu, 1 for none). The scaled edges are computed on the fly,
+// as eo[j] * (1/(1+z)) (one division per spectrum, not per bin): no redshifted
+// grid is ever stored.
 //
 // Rules shared by both paths (and by the numpy reference in tests/):
 // - an observed bin not fully inside [er[0], er[R]] gets `fill`;
