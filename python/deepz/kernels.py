@@ -20,12 +20,10 @@ Conventions shared by all kernels
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _core
-from ._validate import float_array, flux_batch, ivar_like, scalar
+from ._validate import float_array, flux_batch, ivar_like, scalar, wave_grid
 from .threads import resolve_threads
 
 __all__ = ["add_noise", "line_search", "merge_bins", "redshift", "resample"]
@@ -74,7 +72,7 @@ def _noise_sigma(sigma, n: int, m: int, dtype) -> np.ndarray:
     """Return sigma as a C-contiguous (1 or n, 1 or m) array of ``dtype``."""
     if isinstance(sigma, (bool, np.bool_)):
         raise TypeError(f"sigma must be a real number or a float array, got {sigma!r}")
-    if isinstance(sigma, numbers.Real):
+    if isinstance(sigma, (int, float, np.integer, np.floating)):
         arr = np.full((1, 1), scalar("sigma", sigma), dtype=dtype)
     elif isinstance(sigma, (str, bytes)) or (
         np.ndim(sigma) == 0 and not isinstance(sigma, np.ndarray)
