@@ -211,6 +211,8 @@ def test_attach_catalog_joins_on_targetid():
     np.testing.assert_allclose(b.meta["Z_CAT"], [0.5, np.nan, 0.7])
     assert list(b.meta["SPECTYPE_CAT"]) == ["GALAXY", "", "QSO"]
     assert list(b.meta["ZWARN_CAT"]) == [0, -1, 0]
+    io.attach_catalog(b, io.make_catalog([], []))            # an empty catalogue
+    assert np.all(np.isnan(b.meta["Z_CAT"]))
 
 
 def test_read_catalog_errors(tmp_path):

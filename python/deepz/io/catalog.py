@@ -430,18 +430,23 @@ def attach_catalog(batch, catalog) -> None:
     if "TARGETID" not in cat.colnames:
         raise ValueError("catalogue has no TARGETID column")
     ctid = np.asarray(cat["TARGETID"]).astype(np.int64)
-    order = np.argsort(ctid, kind="stable")
-    sorted_tid = ctid[order]
-    pos = np.clip(np.searchsorted(sorted_tid, batch.targetid), 0, max(len(ctid) - 1, 0))
-    found = (len(ctid) > 0) & (sorted_tid[pos] == batch.targetid) if len(ctid) else \
-        np.zeros(len(batch), bool)
-    rows = order[pos]
+    if len(ctid) == 0:
+        found = np.zeros(len(batch), bool)
+        rows = np.zeros(len(batch), np.int64)
+    else:
+        order = np.argsort(ctid, kind="stable")        # stable: first of repeated ids
+        sorted_tid = ctid[order]
+        pos = np.clip(np.searchsorted(sorted_tid, batch.targetid), 0, len(ctid) - 1)
+        found = sorted_tid[pos] == batch.targetid
+        rows = order[pos]
     if not np.all(found):
         log.info("%d of %d targets are not in the catalogue", int((~found).sum()), len(batch))
     for src, dst in _CAT_MAP:
         if src not in cat.colnames:
             continue
         col = np.asarray(cat[src])
+        if len(col) == 0:
+            col = np.zeros(1, dtype=col.dtype)
         if col.dtype.kind in "SU":
             vals = np.where(found, np.char.strip(col.astype(str))[rows], "")
         elif col.dtype.kind == "f":
