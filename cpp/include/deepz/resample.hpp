@@ -58,20 +58,21 @@ struct ResampleWeights {
 // the flux sweep makes at most M + P - 1 overlaps, "linear" at most 2 P.
 DEEPZ_HD std::int64_t resample_capacity(std::int64_t m, std::int64_t p) { return m + 2 * p; }
 
-// Normalise the entries [k0, k) of output pixel j to sum 1; fill u2, tot, rtot.
+// Normalise the entries [k0, k) of output pixel j (k - k0 >= 2, summing to
+// total) to sum 1; fill u2, tot and rtot. (1 / 1 is 1: the shortcut for the
+// common sum of exactly 1 gives the same bits.)
 DEEPZ_HD void resample_normalise_(ResampleWeights wt, std::int64_t j, std::int64_t k0,
-                                  std::int64_t k) {
-  double total = 0.0;
-  for (std::int64_t q = k0; q < k; ++q) total += wt.u[q];
+                                  std::int64_t k, double total) {
   const double r = 1.0 / total;
   double sum = 0.0;
   for (std::int64_t q = k0; q < k; ++q) {
-    wt.u[q] = k - k0 == 1 ? 1.0 : wt.u[q] * r;  // one input alone: exactly 1
-    wt.u2[q] = wt.u[q] * wt.u[q];
-    sum += wt.u[q];
+    const double u = wt.u[q] * r;
+    wt.u[q] = u;
+    wt.u2[q] = u * u;
+    sum += u;
   }
   wt.tot[j] = sum;
-  wt.rtot[j] = 1.0 / sum;
+  wt.rtot[j] = sum == 1.0 ? 1.0 : 1.0 / sum;
 }
 
 // Flux-conserving weights from input bin edges ein[0..m] and output bin
@@ -82,22 +83,31 @@ DEEPZ_HD std::int64_t resample_build_flux(const double* ein, std::int64_t m, con
   const double lo_edge = ein[0], hi_edge = ein[m];
   for (std::int64_t j = 0; j < p; ++j) {
     wt.off[j] = k;
-    wt.first[j] = 0;
-    wt.tot[j] = 0.0;
-    wt.rtot[j] = 0.0;
     const double lo = eout[j], hi = eout[j + 1];
-    if (lo < lo_edge || hi > hi_edge) continue;  // not fully covered: fill
+    if (lo < lo_edge || hi > hi_edge) {  // not fully covered: fill
+      wt.first[j] = 0;
+      wt.tot[j] = 0.0;
+      wt.rtot[j] = 0.0;
+      continue;
+    }
     // First input bin whose upper edge passes lo; exists since lo < hi <= ein[m].
     while (ein[i + 1] <= lo) ++i;
     wt.first[j] = i;
     const std::int64_t k0 = k;
-    for (std::int64_t q = i;; ++q) {
+    double total = 0.0;
+    std::int64_t q = i;
+    do {  // the overlaps, > 0: here ein[q] < hi and ein[q + 1] > lo
       const double a = ein[q] > lo ? ein[q] : lo;
       const double b = ein[q + 1] < hi ? ein[q + 1] : hi;
-      wt.u[k++] = b - a;  // > 0: here ein[q] < hi and ein[q + 1] > lo
-      if (ein[q + 1] >= hi) break;
+      wt.u[k++] = b - a;
+      total += b - a;
+      ++q;
+    } while (ein[q] < hi);
+    if (k - k0 == 1) {  // one input alone: weight exactly 1, identity grids are exact
+      wt.u[k0] = wt.u2[k0] = wt.tot[j] = wt.rtot[j] = 1.0;
+    } else {
+      resample_normalise_(wt, j, k0, k, total);
     }
-    resample_normalise_(wt, j, k0, k);
   }
   wt.off[p] = k;
   return k;
@@ -133,7 +143,7 @@ DEEPZ_HD std::int64_t resample_build_linear(const double* win, std::int64_t m, c
       ++k;
     }
     wt.tot[j] = sum;
-    wt.rtot[j] = 1.0 / sum;
+    wt.rtot[j] = sum == 1.0 ? 1.0 : 1.0 / sum;
   }
   wt.off[p] = k;
   return k;
@@ -337,6 +347,11 @@ DEEPZ_HD void resample_spectrum(const ResampleWeights& wt, const ResampleChunks&
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
 #define DEEPZ_RESAMPLE_LANES 1
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // 32-byte vectors in inline functions: no ABI crossed
+#endif
+
 namespace deepz {
 namespace lanes {
 
@@ -450,4 +465,8 @@ inline void spectra4(const ResampleWeights& wt, const ResampleChunks& ch, std::i
 
 }  // namespace lanes
 }  // namespace deepz
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
 #endif
+#endif  // DEEPZ_RESAMPLE_LANES
