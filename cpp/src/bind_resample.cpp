@@ -5,8 +5,9 @@
 //   -> (flux_out: T (N, P), ivar_out: T (N, P) | None)
 // Nw and Nn are 1 (shared grid) or N. Grids are strictly increasing (checked
 // by deepz.kernels.resample). With both grids shared the weights are built
-// once and reused for every spectrum; otherwise each thread builds them per
-// spectrum in its own scratch.
+// once and reused for every spectrum (4 spectra at a time on the AVX2 path);
+// otherwise each thread builds them per spectrum in its own scratch.
+// _resample_isa(set=None) reports (or, for tests, forces) the instruction set.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
