@@ -25,10 +25,12 @@ def _flux_one(wave, flux, var, valid, new_wave, fill):
     out_ivar = np.zeros(len(new_wave))
     for j in range(len(new_wave)):
         lo, hi = new_edges[j], new_edges[j + 1]
-        if lo < old_edges[0] or hi > old_edges[-1]:
+        tol = 1e-9 * (hi - lo)  # rounding-level slack at the outer edges
+        if lo < old_edges[0] - tol or hi > old_edges[-1] + tol:
             continue  # not fully covered
+        lo, hi = max(lo, old_edges[0]), min(hi, old_edges[-1])
         overlap = np.minimum(old_edges[1:], hi) - np.maximum(old_edges[:-1], lo)
-        w = np.where(valid & (overlap > 0), overlap, 0.0)
+        w = np.where(valid & (overlap > tol), overlap, 0.0)  # rounding slivers left out
         if w.sum() == 0:
             continue  # every overlapping pixel masked
         out[j] = np.sum(w * np.where(valid, flux, 0.0)) / w.sum()

@@ -448,3 +448,16 @@ def test_fill_accepts_numpy_and_infinite_values():
     assert out[0, 0] == -np.inf
     out = resample(WAVE, FLUX, np.linspace(3900.0, 4900.0, 10), fill=7)
     assert out[0, 0] == 7.0
+
+
+def test_edges_that_coincide_up_to_rounding_count_as_covered():
+    """A lattice rebuilt in other arithmetic (start + step * i) still lines up."""
+    wave = 3600.0 + 0.8 * np.arange(100)
+    new = np.array([3600.0 + 0.8 * i for i in range(100)]) * (1 + 1e-15)
+    flux = np.linspace(1.0, 2.0, 100)
+    out, ivar = resample(wave, flux, new, ivar=np.ones(100))
+    assert np.all(np.isfinite(out)) and np.all(ivar > 0)
+    np.testing.assert_allclose(out, flux, rtol=1e-12)
+    # beyond rounding, a bin that sticks out is still refused
+    out = resample(wave, flux, wave + 1e-3)
+    assert np.isnan(out[-1]) and np.all(np.isfinite(out[:-1]))

@@ -116,7 +116,9 @@ def resample(wave, flux, new_wave, ivar=None, method="flux", fill=np.nan, thread
     -----
     Edges: with ``"flux"`` an output bin gets ``fill`` (ivar 0) unless both
     of its edges lie within the outer bin edges of the input grid (partly
-    covered bins are not extrapolated, as in SpectRes); with ``"linear"`` an
+    covered bins are not extrapolated, as in SpectRes; an edge may stick out
+    by 1e-9 of the bin's width, so that grids which coincide up to rounding
+    line up); with ``"linear"`` an
     output point outside ``[wave[0], wave[-1]]`` gets ``fill``.
 
     Masks: a masked input pixel (ivar 0, or NaN/inf flux or ivar) gets weight

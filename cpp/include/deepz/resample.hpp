@@ -10,7 +10,9 @@
 //  - "flux" (flux-conserving, SpectRes semantics): u = overlap width of input
 //    bin i with output bin j / summed overlaps of bin j. An output bin is
 //    covered when both its edges lie inside the outer edges of the input grid
-//    (edges may coincide).
+//    (edges may coincide, and may stick out by a rounding-level 1e-9 of the
+//    output bin's width: grids built the same way in different arithmetic
+//    still line up; such an edge is clamped to the input's edge).
 //  - "linear": the two bracketing pixels with weights (1 - t, t); an output
 //    point is covered when it lies in [w[0], w[M-1]]. Zero weights are not
 //    stored, so a point exactly on an input pixel uses that pixel alone.
@@ -91,15 +93,21 @@ DEEPZ_HD std::int64_t resample_build_flux(const double* ein, std::int64_t m, con
   const double lo_edge = ein[0], hi_edge = ein[m];
   for (std::int64_t j = 0; j < p; ++j) {
     wt.off[j] = k;
-    const double lo = eout[j], hi = eout[j + 1];
-    if (lo < lo_edge || hi > hi_edge) {  // not fully covered: fill
+    double lo = eout[j], hi = eout[j + 1];
+    const double tol = 1e-9 * (hi - lo);
+    if (lo < lo_edge - tol || hi > hi_edge + tol) {  // not fully covered: fill
       wt.first[j] = 0;
       wt.tot[j] = 0.0;
       wt.rtot[j] = 0.0;
       continue;
     }
-    // First input bin whose upper edge passes lo; exists since lo < hi <= ein[m].
-    while (ein[i + 1] <= lo) ++i;
+    lo = lo < lo_edge ? lo_edge : lo;
+    hi = hi > hi_edge ? hi_edge : hi;
+    // First input bin whose upper edge passes lo by more than tol; exists
+    // since lo + tol < hi <= ein[m]. Overlaps of tol or less are rounding
+    // slivers of bins that merely touch this one: they are left out, so a
+    // masked pixel is never "filled" by a neighbour through a 1e-13 A sliver.
+    while (ein[i + 1] <= lo + tol) ++i;
     wt.first[j] = i;
     const std::int64_t k0 = k;
     double total = 0.0;
@@ -110,7 +118,7 @@ DEEPZ_HD std::int64_t resample_build_flux(const double* ein, std::int64_t m, con
       wt.u[k++] = b - a;
       total += b - a;
       ++q;
-    } while (ein[q] < hi);
+    } while (ein[q] < hi - tol);
     if (k - k0 == 1) {  // one input alone: weight exactly 1, identity grids are exact
       wt.u[k0] = wt.u2[k0] = wt.tot[j] = wt.rtot[j] = 1.0;
     } else {
