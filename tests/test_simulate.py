@@ -301,6 +301,29 @@ def test_desi_arms_side_by_side_and_combined():
     np.testing.assert_allclose(c.ivar[:, j], a.ivar[:, jb] + a.ivar[:, jr], rtol=1e-5)
 
 
+def test_resampled_onto_another_grid():
+    """sdss(grid=...) resamples after noise (deepz.resample); onto its own grid: the identity."""
+    native = sim.sdss(**LIB).simulate(20, 3)
+    same = sim.sdss(grid="sdss", **LIB).simulate(20, 3)
+    np.testing.assert_allclose(same.flux, native.flux, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(same.ivar, native.ivar, rtol=1e-4)
+    on_gasnet = sim.desi(grid="gasnet", noise=False, mask_fraction=0.0, **LIB).simulate(20, 3)
+    assert on_gasnet.flux.shape == (20, 5001)
+    assert np.all(on_gasnet.ivar > 0)
+    assert on_gasnet.meta["arms"] == {}
+    direct = sim.desi(combine=True, noise=False, mask_fraction=0.0, **LIB).simulate(20, 3)
+    ref = deepz.resample(direct.wave, direct.flux, on_gasnet.wave)
+    # away from the arms' overlaps, resampling and coadding commute exactly
+    w = on_gasnet.wave
+    single = ((w > 4001) & (w < 5755)) | ((w > 5805) & (w < 7515)) | ((w > 7625) & (w < 8999))
+    np.testing.assert_allclose(
+        on_gasnet.flux[:, single], ref[:, single], rtol=1e-4, atol=1e-6 * np.abs(ref).max()
+    )
+    np.testing.assert_allclose(on_gasnet.flux, ref, rtol=2e-3, atol=1e-6 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="grid or combine"):
+        sim.desi(grid="gasnet", combine=True, **LIB)
+
+
 def test_gasnet_convention_unit_l2_norm():
     b = sim.gasnet(**LIB).simulate(40, 0)
     assert b.flux.shape == (40, 5001)

@@ -284,3 +284,36 @@ def test_filter_sets_centres_and_widths():
         flt.get("Y")
     with pytest.raises(ValueError, match="throughput"):
         flt.Filter("bad", [1000.0, 2000.0], [0.0, 0.0])
+
+
+def test_stream_trains_with_the_trainer_and_resumes_exactly(tmp_path):
+    """The Trainer treats SimulatedStream as a resumable stream (batches(epoch, start, seed))."""
+    from deepz.training import Trainer
+
+    stream = sim.SimulatedStream(
+        sim.euclid_nisp(noise=True, merge=8, **EUC), seed=0, batch_size=16, epoch_size=48
+    )
+
+    def run(out, epochs, resume=False):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(225, 800))
+        trainer = Trainer(
+            model,
+            loss="cross_entropy",
+            optimizer="adagrad",
+            lr=0.01,
+            epochs=epochs,
+            seed=3,
+            out_dir=out,
+            device="cpu",
+            progress=False,
+        )
+        result = trainer.fit(stream, val=stream, resume=resume)
+        return result, model
+
+    full, model_full = run(tmp_path / "a", 2)
+    assert len(full.history) == 2
+    run(tmp_path / "b", 1)
+    resumed, model_resumed = run(tmp_path / "b", 2, resume=True)
+    for p, q in zip(model_full.parameters(), model_resumed.parameters(), strict=True):
+        assert torch.equal(p, q)

@@ -116,14 +116,11 @@ def _spectra_figure(observer, clean, noisy, i: int, prep):
             )
         if label.endswith("noisy"):
             ax.plot(
-                wave, np.where(good, clean.physical_flux[i], np.nan), lw=0.6, color="w", alpha=0.9
-            )
-            ax.plot(
                 wave,
                 np.where(good, clean.physical_flux[i], np.nan),
-                lw=0.5,
+                lw=0.4,
                 color="k",
-                alpha=0.9,
+                alpha=0.7,
                 label="no noise",
             )
             sigma = (

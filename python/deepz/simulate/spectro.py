@@ -292,6 +292,13 @@ class SpectroSurvey(cm.ObserverMixin):
     combine : bool
         Coadd the arms onto their common pixel lattice (needs arms on one
         linear lattice, like DESI's).
+    grid : str, optional
+        A :func:`deepz.grids.preset` to deliver the spectra on: every arm is
+        resampled onto it with :func:`deepz.resample` (flux-conserving,
+        SpectRes errors, masks honoured) after noise and masks, as a survey
+        pipeline would, and the arms are coadded there (inverse-variance
+        weighted); pixels no arm covers get flux 0 and ivar 0. E.g.
+        ``sdss(grid="gasnet")``: SDSS spectra on GaSNet-II's input grid.
     mask_fraction : float
         Mean fraction of single bad pixels per arm (0 <= f < 0.5).
     sky_lines : bool
@@ -333,6 +340,7 @@ class SpectroSurvey(cm.ObserverMixin):
     targets: tuple[Target, ...] = ()
     noise: bool = True
     combine: bool = False
+    grid: str | None = None
     mask_fraction: float = 0.001
     sky_lines: bool = True
     lya_forest: bool = True
@@ -413,6 +421,16 @@ class SpectroSurvey(cm.ObserverMixin):
                         f"ends at {e[-1]:.0f} A = {need_hi:.0f} A in the rest frame, beyond the "
                         f"library's {lib_hi:.0f} A"
                     )
+        if self.grid is not None:
+            if self.combine:
+                raise ValueError("give grid or combine, not both (grid already coadds the arms)")
+            g = grids.preset(self.grid)
+            if g.size < min_pixels:
+                raise ValueError(
+                    f"grid {self.grid!r} has {g.size} pixels, fewer than min_pixels = {min_pixels}"
+                )
+            if not any(g[0] < a.wave[-1] and a.wave[0] < g[-1] for a in self.arms):
+                raise ValueError(f"grid {self.grid!r} ({g[0]:.0f}-{g[-1]:.0f} A) overlaps no arm")
         if self.combine:
             self._lattice()  # raises if the arms do not share one
 
@@ -450,7 +468,9 @@ class SpectroSurvey(cm.ObserverMixin):
 
     @property
     def wave(self) -> np.ndarray:
-        """Observed pixel centres: the arms side by side, or the combined grid."""
+        """Observed pixel centres: the arms side by side, the combined grid, or ``grid``."""
+        if self.grid is not None:
+            return grids.preset(self.grid)
         if self.combine:
             return self._lattice()[0]
         return np.concatenate([a.wave for a in self.arms])
@@ -464,6 +484,8 @@ class SpectroSurvey(cm.ObserverMixin):
     def arm_slices(self) -> dict[str, tuple[int, int]]:
         """Pixel range [start, stop) of each arm in the side-by-side layout (or on the lattice)."""
         out = {}
+        if self.grid is not None:
+            return out
         if self.combine:
             _, starts = self._lattice()
             for a, s in zip(self.arms, starts, strict=True):
@@ -660,7 +682,9 @@ class SpectroSurvey(cm.ObserverMixin):
             if self.mask_fraction > 0:
                 self._mask(f, iv, seed, offset, k)
             ivars.append(iv)
-        if self.combine:
+        if self.grid is not None:
+            flux, ivar = self._resample(fluxes, ivars, dt, threads)
+        elif self.combine:
             flux, ivar = self._coadd(fluxes, ivars, dt)
         else:
             flux, ivar = np.concatenate(fluxes, axis=1), np.concatenate(ivars, axis=1)
@@ -707,6 +731,19 @@ class SpectroSurvey(cm.ObserverMixin):
         use = np.arange(kmax)[None, :] < counts[:, None]
         f[rows[use], pos[use]] = 0
         iv[rows[use], pos[use]] = 0
+
+    def _resample(self, fluxes, ivars, dt, threads):
+        """Resample every arm onto ``grid`` (flux-conserving) and coadd them there."""
+        new = grids.preset(self.grid)
+        n = fluxes[0].shape[0]
+        num = np.zeros((n, new.size))
+        den = np.zeros((n, new.size))
+        for a, f, iv in zip(self.arms, fluxes, ivars, strict=True):
+            rf, riv = kernels.resample(a.wave, f, new, ivar=iv, fill=0.0, threads=threads)
+            num += rf.astype(np.float64) * riv
+            den += riv
+        flux = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        return flux.astype(dt), den.astype(dt)
 
     def _coadd(self, fluxes, ivars, dt):
         grid, starts = self._lattice()
