@@ -88,7 +88,12 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--templates", type=int, default=None,
                    help="galaxy templates in the built-in library (euclid: n_templates; others: "
                    "n_galaxies)")
-    p.add_argument("--chunk", type=int, default=10_000, help="samples per write (default 10000)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="samples per write (default 10000, fewer for very long spectra)",
+    )
     p.add_argument("--float64", action="store_true", help="store float64 instead of float32")
     p.add_argument("--compression", default=None, choices=["gzip", "lzf"],
                    help="HDF5 compression of flux and ivar (default none)")

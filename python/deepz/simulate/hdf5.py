@@ -89,7 +89,7 @@ def write_hdf5(
     seed: int,
     *,
     offset: int = 0,
-    chunk: int = 10_000,
+    chunk: int | None = None,
     progress: bool = True,
     compression: str | None = None,
     dtype=np.float32,
@@ -108,8 +108,10 @@ def write_hdf5(
     seed, offset : int
         As for ``observer.simulate``; the file holds exactly what
         ``observer.simulate(n, seed, offset)`` returns.
-    chunk : int
-        Samples simulated and written at a time (also the HDF5 chunk rows).
+    chunk : int, optional
+        Samples simulated and written at a time (also the HDF5 chunk rows);
+        default: 10,000, or fewer so that a chunk holds at most 2e7 pixels
+        (80 MB of float32 flux) -- 1,206 rows for 4MOST's 16,572 pixels.
     progress : bool
         Show a tqdm progress bar (on stderr) when there is more than one chunk.
     compression : str, optional
@@ -140,6 +142,8 @@ def write_hdf5(
     n = check_n(n)
     seed = check_seed(seed)
     offset = check_offset(offset, n)
+    if chunk is None:
+        chunk = max(1, min(10_000, 20_000_000 // max(1, int(observer.n_pixels))))
     chunk = count("chunk", chunk)
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")

@@ -538,6 +538,9 @@ class SpectroSurvey(cm.ObserverMixin):
 
     # -- noise shape -----------------------------------------------------------------
     def _sigma_shapes(self) -> list[np.ndarray]:
+        cached = self.__dict__.get("_shapes_cache")
+        if cached is not None:
+            return cached
         shapes = []
         for a in self.arms:
             w = a.wave
@@ -559,7 +562,9 @@ class SpectroSurvey(cm.ObserverMixin):
                 var = var * (1.0 + excess)
             shapes.append(np.sqrt(var))
         med = float(np.median(np.concatenate(shapes)))
-        return [s / med for s in shapes]
+        out = [s / med for s in shapes]
+        object.__setattr__(self, "_shapes_cache", out)  # a cache, not a field: frozen is fine
+        return out
 
     # -- X_max -----------------------------------------------------------------------
     def resolved_xmax(self) -> float | None:
@@ -661,13 +666,13 @@ class SpectroSurvey(cm.ObserverMixin):
                 f = cm.convolve_rows(f, cm.lsf_kernel(a.fwhm / cm.FWHM_SIGMA / step))
             fluxes.append(f)
         total = sum(float(f.shape[1]) for f in fluxes)
-        level = sum(np.abs(f).sum(axis=1, dtype=np.float64) for f in fluxes) / total
+        level = sum(np.abs(f).sum(axis=1).astype(np.float64) for f in fluxes) / total
         level = np.where(level > 0, level, 1.0)
         sigma_n = level / snr
         shapes = self._sigma_shapes()
         ivars = []
         for k, (f, shape) in enumerate(zip(fluxes, shapes, strict=True)):
-            sigma = (sigma_n[:, None] * shape[None, :]).astype(dt)
+            sigma = np.multiply(sigma_n.astype(dt)[:, None], shape.astype(dt)[None, :])
             if self.noise:
                 f, iv = kernels.add_noise(
                     f,
@@ -678,7 +683,7 @@ class SpectroSurvey(cm.ObserverMixin):
                 )
                 fluxes[k] = f
             else:
-                iv = 1.0 / (sigma * sigma)
+                iv = np.reciprocal(sigma * sigma, out=sigma)
             if self.mask_fraction > 0:
                 self._mask(f, iv, seed, offset, k)
             ivars.append(iv)
@@ -686,6 +691,8 @@ class SpectroSurvey(cm.ObserverMixin):
             flux, ivar = self._resample(fluxes, ivars, dt, threads)
         elif self.combine:
             flux, ivar = self._coadd(fluxes, ivars, dt)
+        elif len(fluxes) == 1:
+            flux, ivar = fluxes[0], ivars[0]
         else:
             flux, ivar = np.concatenate(fluxes, axis=1), np.concatenate(ivars, axis=1)
         xmax = self.resolved_xmax()

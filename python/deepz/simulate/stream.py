@@ -178,6 +178,10 @@ class SimulatedStream(_Base):
         is usually best).
     dtype : {numpy.float32, numpy.float64}
         Dtype of x.
+    warm : bool
+        Simulate one sample at construction, so that the template library
+        (and a pilot X_max) are built once in this process and inherited by
+        forked DataLoader workers instead of being rebuilt in each.
 
     Examples
     --------
@@ -205,6 +209,7 @@ class SimulatedStream(_Base):
         device: Any = "cpu",
         threads: int | None = None,
         dtype=np.float32,
+        warm: bool = True,
     ) -> None:
         if _Base is object:  # pragma: no cover
             raise ImportError(
@@ -228,6 +233,8 @@ class SimulatedStream(_Base):
         self.dtype = np.dtype(dtype)
         self.epoch = 0
         self.start = 0
+        if warm:  # build the library (and X_max) here, so forked workers inherit the caches
+            observer.simulate(1, self.seed)
 
     # -- positioning -----------------------------------------------------------------
     def __len__(self) -> int:
