@@ -36,7 +36,7 @@ def _numpy_chain(obs, seed, offset):
     """The same chain in plain numpy (float64 arithmetic on float32 templates)."""
     prep = obs.prepared()
     f10 = obs.halpha_10pc()
-    usable = np.flatnonzero(f10 > 0)
+    usable = obs._halpha_usable()
     rng = np.random.default_rng([seed, offset])
     z = rng.uniform(obs.z_min, obs.z_max, N)
     index = usable[rng.integers(0, usable.size, N)]

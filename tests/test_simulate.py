@@ -228,7 +228,9 @@ def test_euclid_default_library_shows_its_halpha_where_physics_says():
     assert sf.sum() > 100
     assert np.all(np.abs(local_peak - expected)[sf] <= 1)
     assert np.all(np.abs(local_peak - expected) <= 10)
-    np.testing.assert_allclose(b.extra["halpha_flux"].min() >= 2e-16, True)
+    assert b.extra["halpha_flux"].min() >= 2e-16
+    ew = np.asarray(obs.template_library().meta["ew_halpha"])[b.template]
+    assert ew.min() >= 20.0
 
 
 def test_luminosity_distance_matches_astropy():

@@ -85,7 +85,9 @@ class EuclidNISP(cm.ObserverMixin):
       star-forming, starburst and AGN) is scaled so that its H-alpha line
       (the catalogue value ``L_Halpha``, attenuated) has exactly that flux;
       the continuum and the other lines follow with the template's own
-      equivalent widths and ratios. ``batch.extra["halpha_flux"]`` holds F.
+      equivalent widths and ratios. Only templates with EW(H-alpha) >=
+      ``halpha_min_ew`` (20 A) are drawn. ``batch.extra["halpha_flux"]``
+      holds F.
     - ``"distance"``: every template is observed at its own luminosity,
       f_obs = f_10pc (10 pc / d_L(z))^2 / (1 + z) with d_L from astropy's
       Planck18. Physically consistent, but the library's galaxies have a
@@ -156,6 +158,12 @@ class EuclidNISP(cm.ObserverMixin):
         H-alpha flux range (erg/s/cm^2) of ``flux_model="halpha"``.
     halpha_slope : float
         Slope of the cumulative counts N(>F) ~ F**-slope (> 0).
+    halpha_min_ew : float
+        ``"halpha"`` draws only templates whose rest-frame H-alpha equivalent
+        width (``ew_halpha``) is at least this (A; default 20): scaled to
+        the survey's line fluxes, a weak-line template (a LINER, EW ~ 3 A)
+        would get a continuum tens of times brighter than an H-alpha-selected
+        galaxy's.
     n_templates, template_seed : int
         Size and seed of the built-in galaxy library.
     z_ref : float
@@ -196,6 +204,7 @@ class EuclidNISP(cm.ObserverMixin):
     flux_model: str = "halpha"
     halpha_flux: tuple[float, float] = (2e-16, 2e-15)
     halpha_slope: float = 1.5
+    halpha_min_ew: float = 20.0
     norm: str = "xmax"
     xmax: float | None = None
     pilot_n: int = 10_000
@@ -261,6 +270,7 @@ class EuclidNISP(cm.ObserverMixin):
             )
         object.__setattr__(self, "halpha_flux", hf)
         cm.positive("halpha_slope", self.halpha_slope)
+        cm.positive("halpha_min_ew", self.halpha_min_ew, allow_zero=True)
         if self.xmax is not None:
             cm.positive("xmax", self.xmax)
         cm.count("pilot_n", self.pilot_n)
@@ -355,6 +365,22 @@ class EuclidNISP(cm.ObserverMixin):
         )
         return cm.prepare(lib, self.rest_wave, self.resolution if self.lsf else None, key)
 
+    def _halpha_usable(self) -> np.ndarray:
+        """Return the indices of the templates ``flux_model="halpha"`` draws from."""
+        lib = self.template_library()
+        ok = self.halpha_10pc() > 0
+        if "ew_halpha" in lib.meta.colnames and self.halpha_min_ew > 0:
+            ok &= np.nan_to_num(np.asarray(lib.meta["ew_halpha"], dtype=np.float64)) >= (
+                self.halpha_min_ew
+            )
+        usable = np.flatnonzero(ok)
+        if usable.size == 0:
+            raise ValueError(
+                f"library: no template has H-alpha emission with EW >= halpha_min_ew = "
+                f"{self.halpha_min_ew} A"
+            )
+        return usable
+
     def halpha_10pc(self) -> np.ndarray:
         """Return each template's attenuated H-alpha flux at its reference distance (erg/s/cm^2)."""
         lib = self.template_library()
@@ -446,15 +472,12 @@ class EuclidNISP(cm.ObserverMixin):
         z = np.minimum(z, np.nextafter(self.z_max, -np.inf))
         extra = {}
         if self.flux_model == "halpha":
-            f10 = self.halpha_10pc()
-            usable = np.flatnonzero(f10 > 0)
-            if usable.size == 0:
-                raise ValueError("library: no template has H-alpha emission (L_Halpha > 0)")
+            usable = self._halpha_usable()
             index = usable[np.minimum((u[:, 1] * usable.size).astype(np.int64), usable.size - 1)]
             lo, hi = self.halpha_flux
             b = float(self.halpha_slope)
             f_ha = (lo**-b + u[:, 2] * (hi**-b - lo**-b)) ** (-1.0 / b)
-            scale = f_ha / f10[index]
+            scale = f_ha / self.halpha_10pc()[index]
             extra["halpha_flux"] = f_ha
         else:
             index = np.minimum((u[:, 1] * k).astype(np.int64), k - 1)
