@@ -52,19 +52,20 @@ measured distributions -- replace them (``dataclasses.replace``, or your own
 SDSS (:func:`sdss`; DR7-like legacy spectra; grid ``sdss``, 3800-9200 A, log
 step 1e-4): R = 2000 (the spectrograph's 1500-2500, Smee et al. 2013,
 AJ 146, 32); galaxies z 0.01-0.5 with median S/N 8 per pixel (0.2 dex) --
-the main galaxy sample was observed to S/N > 4.5 per pixel at g = 20.2 and
-its spectra typically reach 5-15 (Strauss et al. 2002, AJ 124, 1810;
-Abazajian et al. 2009, ApJS 182, 543); QSOs z 0.1-4 at 6 (0.25 dex); stars
-at 15 (0.3 dex). Shares 60/20/20 %.
+plates were exposed to a fixed S/N threshold near the faint limit, and
+main-sample spectra mostly have a continuum S/N of roughly 5-15 per pixel
+(our reading of Strauss et al. 2002, AJ 124, 1810, and Abazajian et al.
+2009, ApJS 182, 543); QSOs z 0.1-4 at 6 (0.25 dex); stars at 15 (0.3 dex).
+Shares 60/20/20 %.
 
 DESI (:func:`desi`; arms b/r/z 3600-5800 / 5760-7620 / 7520-9824 A at 0.8 A,
-FWHM 1.8 A, i.e. R = 2000-5500, DESI Collaboration 2022, AJ 164, 207): BGS
+FWHM 1.8 A, i.e. R = 2000-5500, the DESI instrument paper, 2022): BGS
 galaxies z 0.01-0.6, S/N 3 per pixel; LRG (passive, post-starburst) z
 0.4-1.1, S/N 1; ELG (star-forming, starburst) z 0.6-1.6, continuum S/N 0.5
 (their redshifts come from [OII]); QSO z 0.5-4, S/N 1.5; MWS stars S/N 8;
 scatter 0.2-0.3 dex; shares 28/17/33/7/15 % after the target densities of
 the main survey. The per-pixel S/N values are order-of-magnitude readings of
-the survey-validation papers (DESI Collaboration 2024, AJ 168, 58; Hahn et
+the survey-validation papers (DESI Collaboration 2024, SV overview; Hahn et
 al. 2023 (BGS); Zhou et al. 2023 (LRG); Raichoor et al. 2023 (ELG);
 Chaussidon et al. 2023 (QSO); Cooper et al. 2023 (MWS)) for their nominal
 effective exposure times (180 s bright, 1000 s dark).
@@ -74,9 +75,11 @@ de Jong et al. 2019, The Messenger 175, 3): a CRS-like mix (Richard et al.
 2019, The Messenger 175, 50): BG z 0.01-0.4 S/N 2, LRG 0.4-0.8 S/N 1, ELG
 0.6-1.1 S/N 0.4, QSO 0.9-3.5 S/N 1.2, plus halo/disc stars S/N 8.
 
-GaSNet-II (:func:`gasnet`; Zhong et al. 2024, MNRAS 532, 643): SDSS-like
+GaSNet-II (:func:`gasnet`; Zhong et al. 2024, MNRAS): SDSS-like
 spectra (R = 2000, SDSS targets and S/N) on the network's input grid,
-4000-9000 A in 5001 pixels, each divided by its L2 norm.
+4000-9000 A in 5001 pixels, each divided by its L2 norm. (Binned straight
+onto that grid; ``sdss(grid="gasnet", norm="l2")`` instead resamples noisy
+SDSS-grid spectra onto it, as a pipeline working on real data would.)
 """
 
 from __future__ import annotations
