@@ -143,7 +143,7 @@ def write_hdf5(
     seed = check_seed(seed)
     offset = check_offset(offset, n)
     if chunk is None:
-        chunk = max(1, min(10_000, 20_000_000 // max(1, int(observer.n_pixels))))
+        chunk = max(1, min(10_000, 20_000_000 // max(1, int(getattr(observer, "n_pixels", 2000)))))
     chunk = count("chunk", chunk)
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
