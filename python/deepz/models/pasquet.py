@@ -42,6 +42,16 @@ from .heads import PDFHead, PDFOutput
 __all__ = ["InceptionBlock2D", "PasquetConfig", "PasquetInception"]
 
 
+def same_avg_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """2x2 average pooling, stride 1, TensorFlow 'same': (B, C, H, W) -> (B, C, H, W).
+
+    The window at (i, j) covers rows i, i+1 and columns j, j+1 clipped to the
+    image, and averages only the pixels inside. Replicate-padding the last row
+    and column gives exactly that mean.
+    """
+    return F.avg_pool2d(F.pad(x, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
+
+
 class ConvPReLU(nn.Module):
     """Conv2d ('same' padding, odd kernel) followed by a per-channel PReLU."""
 
@@ -75,7 +85,7 @@ class InceptionBlock2D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the branches and concatenate them along channels."""
         p = self.bp(x)  # (B, n1, H, W)
-        p = F.avg_pool2d(F.pad(p, (0, 1, 0, 1), mode="replicate"), 2, stride=1)  # (B, n1, H, W)
+        p = same_avg_pool_2x2(p)  # (B, n1, H, W)
         if self.with_5x5:
             return torch.cat([self.b1(x), self.b3(x), self.b5(x), p], dim=1)
         return torch.cat([self.b1(x), self.b3(x), p], dim=1)
