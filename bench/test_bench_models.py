@@ -12,11 +12,16 @@ scripted/eager speed ratio per group. This is the bare network, before any
 Predictor (no resampling, no transfers).
 
 To stay within about two minutes on a quiet 2-core machine, each benchmark
-runs about half a second (at least one round, after one warm-up call, two
-for TorchScript, whose profiling executor optimises after its profiled
-runs), and the two heaviest networks at batch 1024 (Pasquet's inception
-CNN: ~0.75 GMAC per stamp; the 10-member GaSNet-II ensemble: ~0.8 GMAC per
-spectrum) are skipped unless ``DEEPZ_BENCH_FULL=1``.
+runs about half a second: at least one round, after one warm-up call (two
+for TorchScript below batch 1024: its profiling executor optimises the
+graph after the profiled run). The two heaviest networks at batch 1024
+(Pasquet's inception CNN: ~0.75 GMAC per stamp; the 10-member GaSNet-II
+ensemble: ~0.8 GMAC per spectrum) are skipped unless ``DEEPZ_BENCH_FULL=1``.
+
+``DEEPZ_BENCH_THREADS=n`` sets torch's intra-op threads (default: torch's
+choice). On an oversubscribed machine use 1: a 2-thread OpenMP team whose
+second thread is descheduled stalls at every barrier, and small batches then
+run 10-50x slower than on one thread.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ MODELS = [
 BATCHES = [1, 64, 1024]
 HEAVY = {("pasquet_inception", 1024), ("gasnet_ensemble", 1024)}
 FULL = os.environ.get("DEEPZ_BENCH_FULL", "") == "1"
+THREADS = int(os.environ.get("DEEPZ_BENCH_THREADS", "0"))  # 0: torch's default
 TARGET_S = 0.5  # time per benchmark (rounds x call)
 
 RESULTS: dict[tuple[str, int], dict[str, float]] = {}
@@ -62,15 +68,20 @@ def built(name: str):
 
 @pytest.fixture(scope="module", autouse=True)
 def summary(request):
-    """Print spectra/s and the scripted/eager ratio per group when the module ends."""
+    """Set the thread count; print spectra/s and the ratios when the module ends."""
+    default = torch.get_num_threads()
+    if THREADS > 0:
+        torch.set_num_threads(THREADS)
     yield
+    threads = torch.get_num_threads()
+    torch.set_num_threads(default)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is None or capture is None or not RESULTS:
         return
     lines = [
         "",
-        f"deepz.models forward throughput, CPU, {torch.get_num_threads()} threads, "
+        f"deepz.models forward throughput, CPU, {threads} thread(s), "
         f"load average {os.getloadavg()[0]:.1f} (spectra/s from the median; best from the min)",
         f"{'model':20s} {'batch':>6s} {'eager':>10s} {'scripted':>10s} {'ratio':>6s}"
         f" {'eager best':>11s} {'script best':>11s} {'ratio':>6s}",
@@ -103,8 +114,10 @@ def test_forward_throughput(benchmark, name, batch, mode):
             return net(*inputs)
 
     # warm-up: one call (eager) or two (TorchScript's profiling executor
-    # optimises the graph after its profiled runs); the last one sizes the rounds
-    for _ in range(1 if mode == "eager" else 2):
+    # optimises the graph after its profiled run); the last one sizes the
+    # rounds. At batch 1024 (seconds a call) one warm-up each: the scripted
+    # model's measured call then includes the graph optimisation (~ms).
+    for _ in range(2 if mode == "scripted" and batch < 1024 else 1):
         start = time.perf_counter()
         forward()
         once = time.perf_counter() - start
