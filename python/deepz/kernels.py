@@ -3,7 +3,9 @@
 Each function here validates and converts its arguments (messages name the
 argument), picks the compiled implementation, and documents units, shapes and
 edge behaviour. None of them computes: the work is done in ``deepz._core``
-(C++, threads across spectra, the GIL released).
+(C++, threads across spectra, the GIL released) for numpy input, and in
+``deepz._cuda`` for CuPy arrays and torch CUDA tensors (see "GPU arrays"
+below).
 
 Conventions shared by all kernels
 ---------------------------------
@@ -16,13 +18,27 @@ Conventions shared by all kernels
 - ``ivar`` is the inverse variance; 0 marks a masked pixel. A NaN flux is
   data that is missing: it is treated as masked, never spread.
 - ``threads=None`` uses :func:`deepz.threads.get_num_threads`.
+
+GPU arrays
+----------
+Every kernel dispatches on where its arrays live (:mod:`deepz.devices`): all
+numpy (or lists, torch CPU tensors) -> the CPU kernels; all CuPy arrays or
+torch CUDA tensors -> the CUDA kernels, zero-copy, on the current stream of
+the input's library, the result being the same kind of array (CuPy in, CuPy
+out; torch in, torch out). A mix raises ``TypeError`` naming the argument
+(deepz never copies between host and device behind your back); scalars
+take no part. The GPU path validates like the CPU path and raises the same
+errors: shapes and dtypes from the metadata, the checks that need values
+(monotonic finite grids, ranges) on the device, their verdicts fetched in
+one small transfer per call (which synchronises the stream). ``threads`` is
+ignored there.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _gpu, devices
 from ._validate import float_array, flux_batch, ivar_like, scalar, wave_grid
 from .threads import resolve_threads
 
@@ -186,6 +202,15 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
     gives the same numbers, and checks that the grids really behave so,
     redoing a spectrum with the general sweep where they do not.
 
+    GPU arrays (CuPy, torch CUDA): ``templates``, ``rest_wave``, ``obs_wave``
+    and the array ones of ``index`` and ``z`` must all live on the GPU; the
+    result is an array of the same library. One thread per observed bin runs
+    the general sweep's arithmetic (the log-lambda shortcut is not needed
+    there: each thread finds its first rest pixel in O(1) on linear and
+    log-linear grids alike), so the result equals the CPU's general sweep bit
+    for bit and its log-lambda sweep to 1e-14 relative (float64; float32
+    values can then differ in the last bit).
+
     Examples
     --------
     >>> import numpy as np
@@ -200,6 +225,12 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
     (0.6666666666666666, 0.5)
 
     """
+    device = devices.common_device(
+        templates=templates, rest_wave=rest_wave, index=_gpu.arrays_only(index),
+        z=_gpu.arrays_only(z), obs_wave=obs_wave,
+    )
+    if device == "cuda":
+        return _gpu_redshift(templates, rest_wave, index, z, obs_wave, scale, fill)
     tmpl = float_array("templates", templates)
     if tmpl.ndim == 1:
         tmpl = tmpl[None, :]
@@ -257,6 +288,109 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
     )
     if obs_flipped:
         out = np.ascontiguousarray(out[:, ::-1])
+    return out[0] if one else out
+
+
+def _gpu_redshift_vector(name, value, kinds, check):
+    """``(value, on_device)``: index or z on the GPU path, a device array or a host scalar.
+
+    Host scalars are checked on the host by ``check`` (the CPU validator);
+    device arrays get their dtype and shape checked from the metadata here,
+    their values on the device by the caller.
+    """
+    if _gpu.host_scalar(value):
+        return check(value), False
+    arr = _gpu.native(value, name)
+    if _gpu.dtype(arr).kind not in kinds:
+        what = "hold integers" if kinds == "iu" else "hold real numbers"
+        raise TypeError(f"{name} must {what}, got dtype {_gpu.dtype_name(arr)}")
+    if arr.ndim > 1:
+        raise ValueError(
+            f"{name} must be a scalar or have shape (N,), got shape {tuple(arr.shape)}"
+        )
+    return arr, True
+
+
+def _gpu_redshift(templates, rest_wave, index, z, obs_wave, scale, fill):
+    """Run :func:`redshift` on the GPU: the same checks and errors, ``deepz._cuda.redshift``."""
+    cuda = devices.require_cuda()
+    tmpl = _gpu.native(templates, "templates")
+    _gpu.require_float("templates", tmpl)
+    if tmpl.ndim == 1:
+        tmpl = tmpl.reshape(1, -1)
+    if tmpl.ndim != 2:
+        raise ValueError(
+            f"templates must have shape (M_rest,) or (K, M_rest), got {tuple(tmpl.shape)}"
+        )
+    if tmpl.shape[0] == 0:
+        raise ValueError(f"templates holds no template: shape {tuple(tmpl.shape)}")
+    if np.ndim(rest_wave) != 1:
+        raise ValueError(
+            f"rest_wave must have shape (M_rest,), got shape {tuple(np.shape(rest_wave))}"
+        )
+    if np.ndim(obs_wave) != 1:
+        raise ValueError(f"obs_wave must have shape (P,), got shape {tuple(np.shape(obs_wave))}")
+    k = int(tmpl.shape[0])
+    batch = _gpu.Batch(tmpl)
+    rest_grid = _gpu.Grid("rest_wave", _gpu.native(rest_wave, "rest_wave"), batch)
+    obs_grid = _gpu.Grid("obs_wave", _gpu.native(obs_wave, "obs_wave"), batch)
+    rest_min = batch.add(rest_grid.wave.min())
+    obs_min = batch.add(obs_grid.wave.min())
+    r, p = int(rest_grid.wave.shape[1]), int(obs_grid.wave.shape[1])
+    if tmpl.shape[1] != r:
+        raise ValueError(
+            f"templates must have one value per rest_wave pixel ({r}), "
+            f"got shape {tuple(tmpl.shape)}"
+        )
+    mod = _gpu.xp(tmpl)
+    idx, idx_on_device = _gpu_redshift_vector(
+        "index", index, "iu", lambda v: _redshift_index(v, k)
+    )
+    zz, z_on_device = _gpu_redshift_vector("z", z, "iuf", _redshift_z)
+    idx_ok = z_ok = None
+    if idx_on_device:
+        idx_ok = batch.add(((idx >= 0) & (idx < k)).all())
+    if z_on_device:
+        zz = _gpu.astype(zz, np.float64)
+        z_ok = batch.add((mod.isfinite(zz) & (zz > -1.0)).all())
+    sizes = [int(np.prod(tuple(a.shape), dtype=np.int64)) for a in (idx, zz) if np.ndim(a) == 1]
+    one = len(sizes) == 0
+    if len(sizes) == 2 and sizes[0] != sizes[1]:
+        raise ValueError(
+            f"index and z must have the same length, got index ({sizes[0]},) and z ({sizes[1]},)"
+        )
+    n = sizes[0] if sizes else 1
+    if n == 0:
+        raise ValueError("index and z are an empty batch: nothing to redshift")
+    if not isinstance(scale, str) or scale not in _REDSHIFT_SCALES:
+        raise ValueError(f"scale must be one of {sorted(_REDSHIFT_SCALES)}, got {scale!r}")
+    try:
+        fill_value = float(fill)
+    except (TypeError, ValueError):
+        raise TypeError(f"fill must be a real number, got {fill!r}") from None
+
+    values = batch.fetch()  # the one device -> host transfer of this call
+    rest, rest_flipped = rest_grid.finish(values)
+    obs, obs_flipped = obs_grid.finish(values)
+    for name, slot in (("rest_wave", rest_min), ("obs_wave", obs_min)):
+        if not values[slot] > 0:
+            raise ValueError(f"{name} must be > 0 (Angstrom), got {values[slot]}")
+    if idx_ok is not None and not values[idx_ok]:
+        _redshift_index(_gpu.to_numpy(idx), k)
+    if z_ok is not None and not values[z_ok]:
+        _redshift_z(_gpu.to_numpy(zz))
+
+    if rest_flipped:
+        tmpl = _gpu.flip_last(tmpl)
+    tmpl = _gpu.contiguous(tmpl)
+    idx = _gpu.vector(idx, tmpl, n, np.int64)
+    zz = _gpu.vector(zz, tmpl, n, np.float64)
+    out = devices.empty_like(tmpl, shape=(n, p), dtype=_gpu.dtype(tmpl))
+    edges = devices.empty_like(tmpl, shape=(r + p + 2,), dtype=np.float64)
+    cuda.redshift(tmpl, rest[0], idx, zz, obs[0], _REDSHIFT_SCALES[scale], fill_value, out, edges,
+                  stream=devices.current_stream(tmpl))
+    if obs_flipped:
+        out = _gpu.flip_last(out)
     return out[0] if one else out
 
 
@@ -524,6 +658,11 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     Work per spectrum is O(L * window pixels * log) (the MAD sorts each
     window); the spectra run in parallel, the GIL released.
 
+    GPU arrays (CuPy, torch CUDA): ``wave``, ``flux``, ``ivar`` and an array
+    ``z0`` must all live on the GPU; the fields of the result are arrays of
+    the same library (0-d arrays for a 1-D ``flux``), bit-identical to the
+    CPU's: each GPU thread runs the same per-spectrum code.
+
     Examples
     --------
     >>> import numpy as np
@@ -535,6 +674,8 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     (0.1, 1)
 
     """
+    if devices.common_device(flux=flux, wave=wave, ivar=ivar, z0=_gpu.arrays_only(z0)) == "cuda":
+        return _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min)
     flux, was_1d = flux_batch("flux", flux)
     n, m = flux.shape
     wave, decreasing = wave_grid("wave", wave, n_spectra=n, min_pixels=3)
@@ -562,6 +703,111 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     z, line_wave, line_snr, n_found, quality = _core.line_search(
         wave, flux, ivar, z0, rest, strength, sign, window, w_dist, w_height, w_spacing,
         snr_min, nthreads,
+    )
+    if was_1d:
+        z, line_wave, line_snr, n_found, quality = (
+            z[0], line_wave[0], line_snr[0], n_found[0], quality[0]
+        )
+    return LineSearchResult(z, line_wave, line_snr, n_found, quality, line_tuple)
+
+
+# Scratch of the GPU line search: each worker thread needs M + 2 L doubles;
+# the pool is as large as the batch, at most _LS_MAX_WORKERS threads (enough
+# to fill an H100) and _LS_SCRATCH_BYTES in all.
+_LS_MAX_WORKERS = 1 << 15
+_LS_SCRATCH_BYTES = 256 << 20
+
+
+def _ls_workers(n: int, m: int, n_lines: int) -> int:
+    """Return the number of GPU worker threads (each with its own scratch slice)."""
+    per_worker = 8 * (m + 2 * n_lines)
+    return max(1, min(n, _LS_MAX_WORKERS, _LS_SCRATCH_BYTES // per_worker))
+
+
+def _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min):
+    """Run :func:`line_search` on the GPU: the same checks and errors, ``deepz._cuda``."""
+    cuda = devices.require_cuda()
+    f = _gpu.native(flux, "flux")
+    _gpu.require_float("flux", f)
+    if f.ndim not in (1, 2):
+        raise ValueError(f"flux must have shape (M,) or (N, M), got {tuple(f.shape)}")
+    was_1d = f.ndim == 1
+    f = _gpu.contiguous(f.reshape(1, -1) if was_1d else f)
+    n, m = (int(e) for e in f.shape)
+    if n == 0:
+        raise ValueError(f"flux is an empty batch: shape {tuple(f.shape)}")
+    if m == 0:
+        raise ValueError(f"flux has no pixels: shape {tuple(f.shape)}")
+    dt = _gpu.dtype(f)
+    batch = _gpu.Batch(f)
+    grid = _gpu.Grid("wave", _gpu.native(wave, "wave"), batch, n_spectra=n, min_pixels=3)
+    if grid.wave.shape[1] != m:
+        raise ValueError(
+            f"wave must have as many pixels as flux ({m}), got shape {tuple(grid.wave.shape)}"
+        )
+    iv = ivar_ok = None
+    if ivar is not None:
+        iv = _gpu.native(ivar, "ivar")
+        _gpu.require_float("ivar", iv)
+        if iv.ndim == 1 and n == 1:
+            iv = iv.reshape(1, -1)
+        if tuple(iv.shape) != (n, m):
+            raise ValueError(f"ivar must have the shape of flux ({n}, {m}), got {tuple(iv.shape)}")
+        iv = _gpu.contiguous(_gpu.astype(iv, dt))
+        ivar_ok = batch.add(~(iv < 0).any())
+    z0_ok = None
+    if _gpu.host_scalar(z0):
+        zz = _ls_z0(z0, 1)[0]  # checked on the host
+    else:
+        zz = _gpu.native(z0, "z0")
+        if _gpu.dtype(zz).kind not in "iuf":
+            raise TypeError(
+                f"z0 must be a real number or an array of them, got dtype {_gpu.dtype_name(zz)}"
+            )
+        zz = _gpu.astype(zz, np.float64)
+        if zz.ndim != 0 and tuple(zz.shape) != (n,):
+            raise ValueError(f"z0 must be a scalar or have shape ({n},), got {tuple(zz.shape)}")
+        z0_ok = batch.add((_gpu.xp(zz).isfinite(zz) & (zz > -1.0)).all())
+    line_tuple = _ls_lines(lines)
+    window = scalar("window", window, lo=0.0, lo_open=True)
+    if window >= 1.0:
+        raise ValueError(f"window must be < 1 (a half-width in redshift), got {window}")
+    w_dist, w_height, w_spacing = _ls_weights(weights)
+    snr_min = scalar("snr_min", snr_min, lo=0.0)
+
+    values = batch.fetch()  # the one device -> host transfer of this call
+    wave_dev, decreasing = grid.finish(values)
+    if ivar_ok is not None and not values[ivar_ok]:
+        raise ValueError("ivar must be >= 0 (0 marks a masked pixel); it has negative values")
+    if z0_ok is not None and not values[z0_ok]:
+        _ls_z0(_gpu.to_numpy(zz), n)
+    if decreasing:
+        f = _gpu.flip_last(f)
+        if iv is not None:
+            iv = _gpu.flip_last(iv)
+    zz = _gpu.vector(zz, f, n, np.float64)
+
+    # The line table on the device, with the search order of the CPU binding
+    # (strongest first, ties in the given order: a stable sort).
+    strength = np.array([line.strength for line in line_tuple], dtype=np.float64)
+    table = _gpu.from_numpy(
+        np.stack([[line.wave for line in line_tuple], strength,
+                  [line.sign for line in line_tuple]]).astype(np.float64),
+        f,
+    )
+    order = _gpu.from_numpy(np.argsort(-strength, kind="stable").astype(np.int64), f)
+    n_lines = len(line_tuple)
+    z = devices.empty_like(f, shape=(n,), dtype=dt)
+    line_wave = devices.empty_like(f, shape=(n, n_lines), dtype=dt)
+    line_snr = devices.empty_like(f, shape=(n, n_lines), dtype=dt)
+    n_found = devices.empty_like(f, shape=(n,), dtype=np.int64)
+    quality = devices.empty_like(f, shape=(n,), dtype=dt)
+    workers = _ls_workers(n, m, n_lines)
+    scratch = devices.empty_like(f, shape=(workers * (m + 2 * n_lines),), dtype=np.float64)
+    cuda.line_search(
+        wave_dev, f, iv, zz, table[0], table[1], table[2], order, window, w_dist, w_height,
+        w_spacing, snr_min, z, line_wave, line_snr, n_found, quality, scratch,
+        stream=devices.current_stream(f),
     )
     if was_1d:
         z, line_wave, line_snr, n_found, quality = (

@@ -1,0 +1,99 @@
+"""The decompositions of the CUDA kernels, run on the host, against the CPU kernels.
+
+The CUDA kernels call the same DEEPZ_HD functions as the CPU ones, but some
+split the work differently (redshift: one thread per observed bin, each
+finding its first rest pixel by galloping from a guess, where the CPU sweeps
+a spectrum). deepz._core._<kernel>_pixelwise runs that decomposition on the
+host; it must give the CPU kernel's bits. On a GPU, tests/test_gpu_kernels.py
+then checks the CUDA code around it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from deepz import _core
+from hypothesis import given
+from hypothesis import strategies as st
+
+MODES = [0, 1, 2]
+
+
+def _general(templates, rest, index, z, obs, mode, fill=np.nan):
+    return _core.redshift(templates, rest, index, z, obs, mode, fill, False, 1)
+
+
+def _pixelwise(templates, rest, index, z, obs, mode, fill=np.nan):
+    return _core._redshift_pixelwise(templates, rest, index, z, obs, mode, fill)
+
+
+def log_grid(start, dloglam, n):
+    return 10.0 ** (np.log10(start) + dloglam * np.arange(n))
+
+
+@st.composite
+def grids(draw):
+    """Rest and observed grids: irregular, linear, log-linear, or a mix."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    r = np.random.default_rng(seed)
+    m_rest = draw(st.integers(2, 80))
+    p = draw(st.integers(2, 60))
+    kind = draw(st.sampled_from(["irregular", "linear", "loglam", "log-rest-linear-obs"]))
+    if kind == "irregular":
+        rest = r.uniform(500.0, 1500.0) + np.cumsum(r.uniform(0.1, 10.0, m_rest))
+        obs = r.uniform(500.0, 3000.0) + np.cumsum(r.uniform(0.1, 10.0, p))
+    elif kind == "linear":
+        rest = r.uniform(500.0, 1500.0) + r.uniform(0.5, 10.0) * np.arange(m_rest)
+        obs = r.uniform(500.0, 3000.0) + r.uniform(0.5, 10.0) * np.arange(p)
+    elif kind == "loglam":
+        d = r.uniform(1e-4, 2e-2)
+        rest = log_grid(r.uniform(500.0, 1500.0), d, m_rest)
+        obs = log_grid(r.uniform(500.0, 3000.0), d, p)
+    else:  # a curved mapping between the grids: the guesses are off, the search gallops
+        rest = log_grid(r.uniform(300.0, 800.0), r.uniform(1e-3, 3e-2), m_rest)
+        obs = r.uniform(500.0, 3000.0) + r.uniform(0.5, 40.0) * np.arange(p)
+    return seed, rest, obs
+
+
+@given(problem=grids(), mode=st.sampled_from(MODES), n=st.integers(1, 6),
+       nan=st.booleans(), f32=st.booleans())
+def test_redshift_pixelwise_equals_the_cpu_sweep(problem, mode, n, nan, f32):
+    seed, rest, obs = problem
+    r = np.random.default_rng(seed + 1)
+    k = 3
+    templates = r.uniform(0.01, 10.0, (k, rest.size))
+    if nan:
+        templates[r.integers(0, k), r.integers(0, rest.size, 3)] = np.nan
+    if f32:
+        templates = templates.astype(np.float32)
+    index = r.integers(0, k, n).astype(np.int64)
+    z = r.uniform(-0.5, 3.0, n)
+    got = _pixelwise(templates, rest, index, z, obs, mode)
+    want = _general(templates, rest, index, z, obs, mode)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_redshift_pixelwise_on_the_euclid_grids(dtype, rng, mode):
+    rest = np.arange(1255.0, 20002.5, 5.0)  # 3750 bins of 5 A (centres)
+    obs = np.arange(11002.5, 20000.0, 5.0)  # 1800 bins of 5 A
+    templates = rng.uniform(0.0, 2.0, (5, rest.size)).astype(dtype)
+    templates[3, 1000:1010] = np.nan
+    z = np.concatenate([rng.uniform(1.0, 1.8, 60), [1.0, 1.8, 0.0, 1e-9, 7.0, 1.2 + 1e-15]])
+    index = rng.integers(0, 5, z.size)
+    got = _pixelwise(templates, rest, index, z, obs, mode, fill=-1.0)
+    np.testing.assert_array_equal(got, _general(templates, rest, index, z, obs, mode, fill=-1.0))
+
+
+def test_redshift_pixelwise_on_exact_pixel_shifts(dtype, rng):
+    # z such that observed edges fall exactly on rest edges: the start pixel of a
+    # bin is then ambiguous between the GPU search and the CPU walk (an extra
+    # pixel of zero overlap), and the values must still agree bit for bit.
+    rest = np.arange(1000.0, 3000.0, 2.0)
+    obs = np.arange(2000.0, 4000.0, 2.0)
+    templates = rng.uniform(0.5, 1.5, (2, rest.size)).astype(dtype)
+    z = np.array([0.0, 0.5, 1.0, 0.25, 0.125, 1.0 / 3.0])
+    index = np.arange(z.size) % 2
+    for obs_grid in (obs, 10.0 ** (3.3 + 2e-4 * np.arange(1500))):
+        got = _pixelwise(templates, rest, index, z, obs_grid, 1)
+        np.testing.assert_array_equal(got, _general(templates, rest, index, z, obs_grid, 1))
