@@ -16,6 +16,7 @@ deepz._gpu (tests/test_gpu_kernels.py does, on a GPU).
 from __future__ import annotations
 
 import numpy as np
+
 from deepz import _core
 
 
@@ -43,7 +44,8 @@ class HostCuda:
                  stream=None):
         self.calls.append(("redshift", stream))
         t = _host(templates, "templates")
-        assert t.dtype in (np.float32, np.float64) and t.ndim == 2
+        assert t.dtype in (np.float32, np.float64)
+        assert t.ndim == 2
         k, r = t.shape
         rest = _host(rest_wave, "rest_wave", np.float64, (r,))
         idx = _host(index, "index", np.int64)
@@ -61,7 +63,8 @@ class HostCuda:
                     n_found, quality, scratch, stream=None):
         self.calls.append(("line_search", stream))
         f = _host(flux, "flux")
-        assert f.dtype in (np.float32, np.float64) and f.ndim == 2
+        assert f.dtype in (np.float32, np.float64)
+        assert f.ndim == 2
         n, m = f.shape
         w = _host(wave, "wave", np.float64)
         assert w.shape in ((1, m), (n, m))
@@ -84,7 +87,9 @@ class HostCuda:
         ]
         s = _host(scratch, "scratch", np.float64, writable=True)
         per_worker = m + 2 * n_lines
-        assert s.ndim == 1 and s.size >= per_worker and s.size % per_worker == 0
+        assert s.ndim == 1
+        assert s.size >= per_worker
+        assert s.size % per_worker == 0
         got = _core.line_search(w, f, iv, zz, rest, strength, sign, window, w_dist, w_height,
                                 w_spacing, snr_min, 1)
         for o, g in zip(outs, got, strict=True):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from deepz import devices, line_search, redshift
 from gpu_standin import HostCuda
+
+from deepz import devices, line_search, redshift
 
 PTR = 0x7F00_0000_0000
 
@@ -249,7 +250,8 @@ def test_line_search_gpu_path_one_spectrum_decreasing_scalar_z0(standin, rng):
     wave, flux, ivar = wave[::-1], flux[0, ::-1], ivar[0, ::-1]
     want = line_search(wave, flux, float(z0[0]), ivar=ivar)
     got = line_search(_t(standin, wave), _t(standin, flux), float(z0[0]), ivar=_t(standin, ivar))
-    assert got.z.shape == () and got.line_wave.shape == (8,)
+    assert got.z.shape == ()
+    assert got.line_wave.shape == (8,)
     _ls_equal(got, want)
     # equal strengths: the search order keeps the given order
     lines = [6564.61, 6585.27, 6549.86]
@@ -300,7 +302,8 @@ def test_the_gpu_path_detaches_and_keeps_the_library(standin, rng):
     rest, obs = REST, OBS
     templates = torch.from_numpy(rng.uniform(0.5, 1.5, (2, 50))).requires_grad_(True)
     got = redshift(templates, _t(standin, rest), 1, 0.2, _t(standin, obs))
-    assert isinstance(got, torch.Tensor) and not got.requires_grad
+    assert isinstance(got, torch.Tensor)
+    assert not got.requires_grad
     np.testing.assert_array_equal(
         got.numpy(), redshift(templates.detach().numpy(), rest, 1, 0.2, obs)
     )

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from deepz import _core
 from hypothesis import given
 from hypothesis import strategies as st
+
+from deepz import _core
 
 MODES = [0, 1, 2]
 
