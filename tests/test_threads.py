@@ -44,3 +44,4 @@ def test_bad_env(monkeypatch):
 
 def test_version_is_exposed():
     assert deepz.__version__ == deepz._core.__version__
+

@@ -1,4 +1,74 @@
-// Bindings of the merge kernel (placeholder until the kernel lands).
+// Bindings of the merge kernel: deepz._core.merge_bins.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-void register_merge(pybind11::module_& m) { (void)m; }
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "deepz/merge.hpp"
+#include "deepz/parallel.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+template <class T>
+using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+std::string shape_of(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + ")";
+}
+
+// ivar: an (N, M) array or None. Returns flux_out, or (flux_out, ivar_out).
+template <class T>
+py::object merge_bins(const Array<T>& flux, std::int64_t factor, const py::object& ivar_obj,
+                      bool mean, int threads) {
+  if (flux.ndim() != 2) {
+    throw std::invalid_argument("flux must have shape (N, M), got " + shape_of(flux));
+  }
+  const std::int64_t n = flux.shape(0), m = flux.shape(1);
+  if (factor < 1 || factor > m) {
+    throw std::invalid_argument("factor must be in [1, " + std::to_string(m) + "], got " +
+                                std::to_string(factor));
+  }
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+  Array<T> ivar;
+  const bool has_ivar = !ivar_obj.is_none();
+  if (has_ivar) {
+    ivar = ivar_obj.cast<Array<T>>();
+    if (ivar.ndim() != 2 || ivar.shape(0) != n || ivar.shape(1) != m) {
+      throw std::invalid_argument("ivar must have the shape of flux " + shape_of(flux) +
+                                  ", got " + shape_of(ivar));
+    }
+  }
+  const std::int64_t m_out = m / factor;
+  Array<T> flux_out({n, m_out});
+  Array<T> ivar_out(has_ivar ? std::vector<py::ssize_t>{n, m_out} : std::vector<py::ssize_t>{0});
+  const T* f = flux.data();
+  const T* w = has_ivar ? ivar.data() : nullptr;
+  T* fo = flux_out.mutable_data();
+  T* wo = has_ivar ? ivar_out.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    deepz::parallel_for(n, threads, [&](std::int64_t b, std::int64_t e) {
+      deepz::merge_rows<T>(f, w, m, factor, mean, fo, wo, b, e);
+    });
+  }
+  if (!has_ivar) return std::move(flux_out);
+  return py::make_tuple(flux_out, ivar_out);
+}
+
+}  // namespace
+
+void register_merge(py::module_& m) {
+  const char* doc =
+      "merge_bins(flux (N, M), factor, ivar (N, M) or None, mean, threads) -> flux_out or "
+      "(flux_out, ivar_out). Private: use deepz.merge_bins.";
+  m.def("merge_bins", &merge_bins<float>, py::arg("flux"), py::arg("factor"), py::arg("ivar"),
+        py::arg("mean"), py::arg("threads"), doc);
+  m.def("merge_bins", &merge_bins<double>, py::arg("flux"), py::arg("factor"), py::arg("ivar"),
+        py::arg("mean"), py::arg("threads"), doc);
+}

@@ -93,7 +93,8 @@ def wave_grid(name: str, value, n_spectra: int | None = None, min_pixels: int = 
 def ivar_like(name: str, value, flux: np.ndarray) -> np.ndarray | None:
     """Return ``value`` as an inverse variance shaped and typed like ``flux``.
 
-    ``None`` stays ``None``. Negative values raise; NaN is taken as 0 (masked).
+    ``None`` stays ``None``. Negative values raise. NaN is left as it is: each
+    kernel treats a NaN ivar as masked (weight 0), like ivar == 0.
     """
     if value is None:
         return None
@@ -109,7 +110,9 @@ def ivar_like(name: str, value, flux: np.ndarray) -> np.ndarray | None:
 
 
 def scalar(name: str, value, *, lo=None, hi=None, lo_open=False) -> float:
-    """Return ``value`` as a finite float inside the given bounds."""
+    """Return ``value`` as a finite float inside the given bounds (no strings, no bools)."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         out = float(value)
     except (TypeError, ValueError):
