@@ -94,3 +94,33 @@ class HostCuda:
                                 w_spacing, snr_min, 1)
         for o, g in zip(outs, got, strict=True):
             o[...] = g
+
+    def add_noise(self, flux, sigma, seed, offset, kind, noisy, ivar, stream=None):
+        self.calls.append(("add_noise", stream))
+        f = _host(flux, "flux")
+        assert f.dtype in (np.float32, np.float64)
+        assert f.ndim == 2
+        n, m = f.shape
+        s = _host(sigma, "sigma", f.dtype)
+        assert s.ndim == 2
+        assert s.shape[0] in (1, n)
+        assert s.shape[1] in (1, m)
+        assert kind in (0, 1)
+        outs = [_host(noisy, "noisy", f.dtype, (n, m), writable=True),
+                _host(ivar, "ivar", f.dtype, (n, m), writable=True)]
+        for o, g in zip(outs, _core._noise_blockwise(f, s, seed, offset, kind), strict=True):
+            o[...] = g
+
+    def merge_bins(self, flux, factor, ivar, mean, flux_out, ivar_out, stream=None):
+        self.calls.append(("merge_bins", stream))
+        f = _host(flux, "flux")
+        assert f.dtype in (np.float32, np.float64)
+        assert f.ndim == 2
+        n, m = f.shape
+        assert 1 <= factor <= m
+        assert (ivar is None) == (ivar_out is None)
+        iv = None if ivar is None else _host(ivar, "ivar", f.dtype, (n, m))
+        out, got_ivar = _core._merge_groupwise(f, factor, iv, mean)
+        _host(flux_out, "flux_out", f.dtype, (n, m // factor), writable=True)[...] = out
+        if ivar_out is not None:
+            _host(ivar_out, "ivar_out", f.dtype, (n, m // factor), writable=True)[...] = got_ivar

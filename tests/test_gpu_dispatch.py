@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from gpu_standin import HostCuda
 
-from deepz import devices, line_search, redshift
+from deepz import add_noise, devices, line_search, merge_bins, redshift
 
 PTR = 0x7F00_0000_0000
 
@@ -59,9 +59,14 @@ WAVE = np.linspace(4000.0, 5000.0, 64)
         (lambda g: line_search(g((64,), "<f8"), np.ones((2, 64)), 0.1), "wave"),
         (lambda g: line_search(g((64,), "<f8"), g((2, 64)), 0.1, ivar=np.ones((2, 64))), "ivar"),
         (lambda g: line_search(g((64,), "<f8"), g((2, 64)), np.zeros(2)), "z0"),
+        (lambda g: add_noise(g((2, 64)), np.ones(64), seed=1), "sigma"),
+        (lambda g: add_noise(np.ones((2, 64)), g((64,)), seed=1), "sigma"),
+        (lambda g: merge_bins(g((2, 64)), 2, ivar=np.ones((2, 64))), "ivar"),
+        (lambda g: merge_bins(np.ones((2, 64)), 2, ivar=g((2, 64))), "ivar"),
     ],
     ids=["redshift-rest", "redshift-templates", "redshift-index", "redshift-z",
-         "line_search-wave", "line_search-flux", "line_search-ivar", "line_search-z0"],
+         "line_search-wave", "line_search-flux", "line_search-ivar", "line_search-z0",
+         "add_noise-sigma", "add_noise-flux", "merge_bins-ivar", "merge_bins-flux"],
 )
 def test_a_host_gpu_mix_is_refused(call, name):
     with pytest.raises(TypeError, match=f"^{name}: is a (host|GPU)"):
@@ -74,8 +79,10 @@ def test_a_host_gpu_mix_is_refused(call, name):
     [
         lambda g: redshift(g((3, 50)), g((50,), "<f8"), 0, 0.5, g((40,), "<f8")),
         lambda g: line_search(g((64,), "<f8"), g((2, 64)), 0.1),
+        lambda g: add_noise(g((2, 64)), 0.1, seed=3),
+        lambda g: merge_bins(g((2, 64)), 4),
     ],
-    ids=["redshift", "line_search"],
+    ids=["redshift", "line_search", "add_noise", "merge_bins"],
 )
 def test_gpu_input_without_a_device_says_why(call):
     with pytest.raises(RuntimeError, match="no CUDA device found|built without CUDA") as info:
@@ -307,3 +314,150 @@ def test_the_gpu_path_detaches_and_keeps_the_library(standin, rng):
     np.testing.assert_array_equal(
         got.numpy(), redshift(templates.detach().numpy(), rest, 1, 0.2, obs)
     )
+
+
+# -- add_noise ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "poisson"])
+@pytest.mark.parametrize(("n", "sigma"), [
+    (1, 0.3), (31, "per-pixel"), (257, "per-spectrum"), (40, "full"), (3, "scalar-array"),
+])
+def test_add_noise_gpu_path_matches_cpu_bit_for_bit(standin, dtype, rng, kind, n, sigma):
+    m = 203  # not a multiple of 4: a partial last block
+    flux = rng.uniform(0.0, 20.0, (n, m)).astype(dtype)
+    flux[0, 5] = np.nan  # masked
+    sig = {"per-pixel": rng.uniform(0.5, 2.0, m), "per-spectrum": rng.uniform(0.5, 2.0, n),
+           "full": rng.uniform(0.5, 2.0, (n, m)), "scalar-array": np.array(0.7)}.get(sigma, sigma)
+    want = add_noise(flux, sig, seed=99, kind=kind, offset=17)
+    gsig = _t(standin, sig) if isinstance(sig, np.ndarray) and sig.ndim > 0 else sig
+    got = add_noise(_t(standin, flux), gsig, seed=99, kind=kind, offset=17)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_np(g).view(np.uint8), w.view(np.uint8))
+    assert standin.calls == [("add_noise", 12345)]
+
+
+def test_add_noise_gpu_path_one_spectrum_and_float64_sigma(standin, rng):
+    flux = rng.uniform(0.0, 20.0, 50).astype(np.float32)
+    sig = rng.uniform(0.5, 2.0, 50)  # float64 sigma, cast to float32 as on the CPU
+    got = add_noise(_t(standin, flux), _t(standin, sig), seed=5)
+    want = add_noise(flux, sig, seed=5)
+    assert tuple(got[0].shape) == (50,)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_np(g), w)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (dict(flux=np.ones((2, 8), np.int32)), TypeError, "^flux must be float32 or float64"),
+        (dict(flux=np.ones((0, 8))), ValueError, "^flux is an empty batch"),
+        (dict(sigma=np.ones(3)), ValueError, r"^sigma must be a scalar or have shape \(2,\)"),
+        (dict(sigma=np.ones((3, 8))), ValueError, r"^sigma must have shape \(1 or 2, 1 or 8\)"),
+        (dict(flux=np.ones((8, 8)), sigma=np.ones(8)), ValueError, "is ambiguous"),
+        (dict(sigma=np.r_[1.0, 0.0]), ValueError, r"^sigma must be finite and > 0 .*\(1, 0\)"),
+        (dict(sigma=np.r_[1.0, np.nan]), ValueError, "^sigma must be finite and > 0"),
+        (dict(sigma=np.ones(2, np.int64)), TypeError, "^sigma must be float32 or float64"),
+        (dict(sigma=1e-30, flux=np.ones((2, 8), np.float32)), ValueError,
+         "^sigma must be large enough"),
+        (dict(sigma=np.full(2, 1e-30, np.float32), flux=np.ones((2, 8), np.float32)), ValueError,
+         "^sigma must be large enough"),
+        (dict(sigma=-1.0), ValueError, "^sigma must be > 0|^sigma must be finite and > 0"),
+        (dict(sigma="a"), TypeError, "^sigma must be a real number"),
+        (dict(seed=-1), ValueError, r"^seed must be in \[0, "),
+        (dict(seed=1.5), TypeError, "^seed must be an int"),
+        (dict(offset=2**64 - 1), ValueError, "^offset \\+ N must be <= 2\\*\\*64"),
+        (dict(kind="uniform"), ValueError, "^kind must be 'gaussian' or 'poisson'"),
+        (dict(kind="poisson", flux=-np.ones((2, 8))), ValueError,
+         "^flux must be >= 0 where finite with kind='poisson'"),
+        (dict(kind="poisson", flux=np.full((2, 8), 1e17)), ValueError,
+         r"^flux / sigma .* must be <= 2\*\*52"),
+    ],
+)
+def test_add_noise_gpu_path_raises_the_cpu_errors(standin, change, error, match):
+    args = dict(flux=np.ones((2, 8)), sigma=0.1, seed=1, kind="gaussian", offset=0)
+    args.update(change)
+    with pytest.raises(error, match=match):
+        add_noise(**args)
+    gpu = {k: (_t(standin, v) if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+    with pytest.raises(error, match=match):
+        add_noise(**gpu)
+    assert standin.calls == []
+
+
+def test_add_noise_gpu_path_checks_big_batches_by_chunks(standin, rng, monkeypatch):
+    from deepz import _gpu
+
+    monkeypatch.setattr(_gpu, "_CHUNK_ELEMENTS", 64)  # many chunks of rows
+    flux = rng.uniform(0.0, 20.0, (50, 30))
+    sig = rng.uniform(0.5, 2.0, (50, 1))
+    got = add_noise(_t(standin, flux), _t(standin, sig), seed=2, kind="poisson")
+    for g, w in zip(got, add_noise(flux, sig, seed=2, kind="poisson"), strict=True):
+        np.testing.assert_array_equal(_np(g), w)
+    flux[37, 3] = -1.0
+    with pytest.raises(ValueError, match=r"got -1.0 at index \(37, 3\)"):
+        add_noise(_t(standin, flux), _t(standin, sig), seed=2, kind="poisson")
+    sig[45, 0] = 0.0
+    with pytest.raises(ValueError, match=r"^sigma must be finite and > 0 .*\(45, 0\)"):
+        add_noise(_t(standin, flux), _t(standin, sig), seed=2)
+
+
+# -- merge_bins ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 31, 257])
+@pytest.mark.parametrize("factor", [1, 2, 3, 8, 300])
+@pytest.mark.parametrize("how", ["sum", "mean"])
+@pytest.mark.parametrize("with_ivar", [True, False])
+def test_merge_bins_gpu_path_matches_cpu_bit_for_bit(standin, dtype, rng, n, factor, how,
+                                                       with_ivar):
+    m = 1801  # a remainder that is dropped
+    flux = rng.normal(0.0, 5.0, (n, m)).astype(dtype)
+    flux[rng.random((n, m)) < 0.05] = np.nan
+    ivar = None
+    if with_ivar:
+        ivar = rng.uniform(0.0, 3.0, (n, m)).astype(dtype)
+        ivar[rng.random((n, m)) < 0.05] = 0.0
+    want = merge_bins(flux, factor, ivar=ivar, how=how)
+    got = merge_bins(_t(standin, flux), factor, ivar=None if ivar is None else _t(standin, ivar),
+                     how=how)
+    if ivar is None:
+        np.testing.assert_array_equal(_np(got).view(np.uint8), want.view(np.uint8))
+    else:
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(_np(g).view(np.uint8), w.view(np.uint8))
+    assert standin.calls == [("merge_bins", 12345)]
+
+
+def test_merge_bins_gpu_path_one_spectrum(standin, rng):
+    flux, ivar = rng.normal(0, 1, 11), rng.uniform(0.1, 1.0, 11)
+    got = merge_bins(_t(standin, flux), 3, ivar=_t(standin, ivar.astype(np.float32)))
+    want = merge_bins(flux, 3, ivar=ivar.astype(np.float32))
+    assert tuple(got[0].shape) == (3,)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_np(g), w)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (dict(flux=np.ones((2, 8), np.int64)), TypeError, "^flux must be float32 or float64"),
+        (dict(flux=np.ones((2, 0))), ValueError, "^flux has no pixels"),
+        (dict(factor=0), ValueError, "^factor must be an int >= 1"),
+        (dict(factor=9), ValueError, "^factor must be <= the number of pixels M = 8"),
+        (dict(factor=2.0), ValueError, "^factor must be an int >= 1"),
+        (dict(how="median"), ValueError, "^how must be 'sum' or 'mean'"),
+        (dict(ivar=np.ones((2, 7))), ValueError, r"^ivar must have the shape of flux \(2, 8\)"),
+        (dict(ivar=-np.ones((2, 8))), ValueError, "^ivar must be >= 0"),
+        (dict(ivar=np.ones((2, 8), np.int32)), TypeError, "^ivar must be float32 or float64"),
+    ],
+)
+def test_merge_bins_gpu_path_raises_the_cpu_errors(standin, change, error, match):
+    args = dict(flux=np.ones((2, 8)), factor=2, ivar=None, how="sum")
+    args.update(change)
+    with pytest.raises(error, match=match):
+        merge_bins(**args)
+    gpu = {k: (_t(standin, v) if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+    with pytest.raises(error, match=match):
+        merge_bins(**gpu)
+    assert standin.calls == []

@@ -9,6 +9,9 @@ torch has CUDA. Tolerances, kernel by kernel (each test says which applies):
   general one to rtol 1e-14 in float64 (tests/test_redshift.py), and the
   float32 results then to rtol 1e-6 (the last bit of a float32 rounding).
 - line_search: bit-identical (the same per-spectrum function runs on a thread).
+- add_noise: bit-identical in float32 and float64, Gaussian and Poisson (the
+  same Philox counters, deepz's own log/sincos polynomials, no FMA).
+- merge_bins: bit-identical (the same per-group function).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import importlib
 import numpy as np
 import pytest
 
-from deepz import _core, devices, kernels, line_search, redshift
+from deepz import _core, add_noise, devices, kernels, line_search, merge_bins, redshift
 
 pytestmark = pytest.mark.gpu
 
@@ -217,3 +220,102 @@ def test_line_search_one_decreasing_spectrum(lib, rng):
     got = line_search(lib.asarray(wave), lib.asarray(flux), float(z0[0]), ivar=lib.asarray(ivar))
     assert tuple(got.z.shape) == ()
     _ls_equal(lib, got, want)
+
+
+# -- add_noise -----------------------------------------------------------------------------
+
+
+def _bits(a):
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+@pytest.mark.parametrize("n", BATCHES)
+@pytest.mark.parametrize("kind", ["gaussian", "poisson"])
+def test_add_noise_bit_identical(lib, dtype, rng, n, kind):
+    """Bit for bit, float32 and float64: the same noise for the same seed and index."""
+    m = 1801  # not a multiple of 4
+    flux = rng.uniform(0.0, 40.0, (n, m)).astype(dtype)
+    flux[0, 7] = np.nan
+    flux[-1, -1] = -np.inf
+    if kind == "poisson":
+        flux[:, 100] = 5e5  # PTRS, large counts
+        flux[:, 101] = 0.0
+    sigma = rng.uniform(0.5, 2.0, m).astype(dtype)
+    want = add_noise(flux, sigma, seed=2**64 - 1, kind=kind, offset=3)
+    got = add_noise(lib.asarray(flux), lib.asarray(sigma), seed=2**64 - 1, kind=kind, offset=3)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))
+
+
+@pytest.mark.parametrize("sigma", ["scalar", "per-spectrum", "full"])
+def test_add_noise_sigma_shapes_and_offsets(lib, rng, sigma):
+    """Broadcast sigma; spectra drawn in pieces with offsets: bit-identical to the CPU."""
+    n, m = 300, 512
+    flux = rng.uniform(0.0, 10.0, (n, m)).astype(np.float32)
+    sig = {"scalar": 0.25, "per-spectrum": rng.uniform(0.1, 1.0, n).astype(np.float32),
+           "full": rng.uniform(0.1, 1.0, (n, m)).astype(np.float32)}[sigma]
+    want = add_noise(flux, sig, seed=11)
+    gsig = sig if np.ndim(sig) == 0 else lib.asarray(sig)
+    got = add_noise(lib.asarray(flux), gsig, seed=11)
+    np.testing.assert_array_equal(_bits(lib.to_numpy(got[0])), _bits(want[0]))
+    # the second half alone, with offset = 150, draws the same noise
+    half_sig = sig if np.ndim(sig) == 0 else lib.asarray(sig[150:])  # sigma's rows follow
+    half = add_noise(lib.asarray(flux[150:]), half_sig, seed=11, offset=150)
+    np.testing.assert_array_equal(_bits(lib.to_numpy(half[0])), _bits(want[0][150:]))
+
+
+def test_add_noise_one_spectrum_on_the_callers_stream(lib, rng):
+    flux = rng.uniform(0.0, 10.0, 4001)
+    stream = lib.new_stream()
+    with lib.on_stream(stream):
+        noisy, ivar = add_noise(lib.asarray(flux), 0.5, seed=123, offset=10**12)
+        stream.synchronize()
+        got = lib.to_numpy(noisy), lib.to_numpy(ivar)
+    want = add_noise(flux, 0.5, seed=123, offset=10**12)
+    assert got[0].shape == (4001,)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_bits(g), _bits(w))
+
+
+# -- merge_bins --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", BATCHES)
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 8, 300])
+@pytest.mark.parametrize("how", ["sum", "mean"])
+def test_merge_bins_bit_identical(lib, dtype, rng, n, factor, how):
+    """Masked pixels (NaN flux, ivar 0), a dropped remainder: bit-identical to the CPU."""
+    m = 1801
+    flux = rng.normal(0.0, 5.0, (n, m)).astype(dtype)
+    flux[rng.random((n, m)) < 0.05] = np.nan
+    ivar = rng.uniform(0.0, 3.0, (n, m)).astype(dtype)
+    ivar[rng.random((n, m)) < 0.05] = 0.0
+    want = merge_bins(flux, factor, ivar=ivar, how=how)
+    got = merge_bins(lib.asarray(flux), factor, ivar=lib.asarray(ivar), how=how)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))
+    plain = merge_bins(lib.asarray(flux), factor, how=how)
+    np.testing.assert_array_equal(_bits(lib.to_numpy(plain)),
+                                  _bits(merge_bins(flux, factor, how=how)))
+
+
+# -- the Euclid chain, end to end on the device ---------------------------------------------
+
+
+def test_euclid_chain_on_the_device(lib, rng):
+    """redshift -> add_noise -> merge_bins without leaving the GPU: the CPU's bits (float32)."""
+    from deepz import grids
+
+    rest, obs = grids.preset("euclid_rest"), grids.preset("euclid_nisp")
+    templates = rng.uniform(0.1, 2.0, (20, rest.size)).astype(np.float32)
+    index, z = rng.integers(0, 20, 1000), rng.uniform(1.0, 1.8, 1000)
+
+    def chain(a, t, r, i, zz, o):
+        flux = redshift(a(t), a(r), a(i), a(zz), a(o))
+        noisy, ivar = add_noise(flux, 0.05, seed=7, offset=1000)
+        return merge_bins(noisy, 2, ivar=ivar)
+
+    want = chain(lambda x: x, templates, rest, index, z, obs)
+    got = chain(lib.asarray, templates, rest, index, z, obs)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "deepz/grid.hpp"
+#include "deepz/merge.hpp"
+#include "deepz/noise.hpp"
 #include "deepz/redshift.hpp"
 
 namespace py = pybind11;
@@ -52,9 +54,65 @@ py::array_t<T> redshift_pixelwise(const carray<T>& templates, const carray<doubl
   return out;
 }
 
+// The work of cuda/noise.cu: gaussian_noise_block() per (spectrum, block of 4
+// pixels), poisson_noise_pixel() per pixel, visited last to first.
+template <class T>
+py::tuple noise_blockwise(const carray<T>& flux, const carray<T>& sigma, std::uint64_t seed,
+                          std::uint64_t offset, int kind) {
+  if (flux.ndim() != 2 || sigma.ndim() != 2) throw std::invalid_argument("_noise: bad shapes");
+  const std::int64_t n = flux.shape(0), m = flux.shape(1);
+  const std::int64_t srows = sigma.shape(0), scols = sigma.shape(1);
+  if ((srows != 1 && srows != n) || (scols != 1 && scols != m))
+    throw std::invalid_argument("_noise: bad sigma shape");
+  py::array_t<T> noisy({n, m}), ivar({n, m});
+  const T* f = flux.data();
+  T* o = noisy.mutable_data();
+  T* iv = ivar.mutable_data();
+  const std::int64_t step = scols > 1 ? 1 : 0;
+  for (std::int64_t s = n - 1; s >= 0; --s) {
+    const T* sig = sigma.data() + (srows > 1 ? s * scols : 0);
+    const std::uint64_t index = offset + static_cast<std::uint64_t>(s);
+    if (kind == 0) {
+      for (std::int64_t b = (m + 3) / 4 - 1; b >= 0; --b)
+        deepz::gaussian_noise_block<T>(f + s * m, sig, step, m, seed, index, b, o + s * m,
+                                       iv + s * m);
+    } else {
+      for (std::int64_t p = m - 1; p >= 0; --p)
+        deepz::poisson_noise_pixel<T>(f[s * m + p], sig[p * step], seed, index, p,
+                                      o + s * m + p, iv + s * m + p);
+    }
+  }
+  return py::make_tuple(noisy, ivar);
+}
+
+// The work of cuda/merge.cu: merge_group() per output pixel, last to first.
+template <class T>
+py::tuple merge_groupwise(const carray<T>& flux, std::int64_t k, const py::object& ivar_obj,
+                          bool mean) {
+  if (flux.ndim() != 2 || k < 1 || k > flux.shape(1))
+    throw std::invalid_argument("_merge: bad shapes");
+  const std::int64_t n = flux.shape(0), m = flux.shape(1), m_out = m / k;
+  const bool has_ivar = !ivar_obj.is_none();
+  carray<T> ivar;
+  if (has_ivar) ivar = ivar_obj.cast<carray<T>>();
+  if (has_ivar && (ivar.ndim() != 2 || ivar.shape(0) != n || ivar.shape(1) != m))
+    throw std::invalid_argument("_merge: bad ivar shape");
+  py::array_t<T> out({n, m_out}), ivar_out({n, m_out});
+  for (std::int64_t i = n * m_out - 1; i >= 0; --i) {
+    const std::int64_t s = i / m_out, o = i - s * m_out, first = s * m + o * k;
+    deepz::merge_group<T>(flux.data() + first, has_ivar ? ivar.data() + first : nullptr, k, mean,
+                          out.mutable_data() + i, has_ivar ? ivar_out.mutable_data() + i : nullptr);
+  }
+  return py::make_tuple(out, has_ivar ? py::object(ivar_out) : py::object(py::none()));
+}
+
 }  // namespace
 
 void register_twins(py::module_& m) {
   m.def("_redshift_pixelwise", &redshift_pixelwise<float>);
   m.def("_redshift_pixelwise", &redshift_pixelwise<double>);
+  m.def("_noise_blockwise", &noise_blockwise<float>);
+  m.def("_noise_blockwise", &noise_blockwise<double>);
+  m.def("_merge_groupwise", &merge_groupwise<float>);
+  m.def("_merge_groupwise", &merge_groupwise<double>);
 }

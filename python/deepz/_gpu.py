@@ -72,15 +72,27 @@ def dtype_name(x: Any) -> str:
 
 
 def host_scalar(x: Any) -> bool:
-    """Return True for a Python or numpy scalar (a number that lives on no device)."""
+    """Return True for a Python or numpy scalar, or a 0-d numpy array of numbers.
+
+    Such a number lives on no device: it takes no part in the device rule,
+    and the GPU paths check it on the host with the CPU path's validator.
+    """
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype.kind in "iuf"
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(
         x, (bool, np.bool_)
     )
 
 
 def arrays_only(x: Any) -> Any:
-    """Return x, or None when it is a host scalar (scalars take no part in the device rule)."""
-    return None if host_scalar(x) else x
+    """Return x, or None when it is no array (scalars take no part in the device rule).
+
+    None for host scalars and for None, strings and booleans (which the
+    kernels then refuse with the CPU path's message).
+    """
+    if host_scalar(x) or x is None or isinstance(x, (str, bytes, bool, np.bool_)):
+        return None
+    return x
 
 
 def astype(x: Any, dt: Any) -> Any:
@@ -226,3 +238,83 @@ class Grid:
         if values[self._inc]:
             return self.wave, False
         return flip_last(self.wave), True
+
+
+# Row chunks of the device-side value checks: temporaries stay below
+# _CHUNK_ELEMENTS elements (a few hundred MB) however large the batch.
+_CHUNK_ELEMENTS = 1 << 24
+
+
+def reduce_rows(x: Any, fn, how: str) -> Any:
+    """Return ``fn`` applied to chunks of rows of x, combined on the device.
+
+    ``fn(chunk)`` returns a 0-d device array; ``how`` is "all" (flags, AND)
+    or "max". Nothing is fetched: the result is a 0-d device array.
+    """
+    rows = int(x.shape[0]) if x.ndim > 0 else 1
+    per_row = max(1, int(np.prod(tuple(x.shape[1:]), dtype=np.int64))) if x.ndim > 0 else 1
+    step = max(1, _CHUNK_ELEMENTS // per_row)
+    if x.ndim == 0 or rows <= step:
+        parts = [fn(x)]
+    else:
+        parts = [fn(x[i : i + step]) for i in range(0, rows, step)]
+    if len(parts) == 1:
+        return parts[0]
+    stacked = xp(x).stack([p.reshape(()) for p in parts])
+    return stacked.all() if how == "all" else stacked.max()
+
+
+def flux_batch(name: str, value: Any) -> tuple[Any, bool]:
+    """Return ``(flux, was_1d)`` as ``_validate.flux_batch``: a non-empty (N, M) device array.
+
+    Checked from the metadata (dtype float32/float64, 1-D or 2-D, not empty),
+    with the CPU path's messages; C-contiguous.
+    """
+    arr = native(value, name)
+    require_float(name, arr)
+    shape = tuple(int(e) for e in arr.shape)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{name} must have shape (M,) or (N, M), got {_shape(shape)}")
+    was_1d = len(shape) == 1
+    if was_1d:
+        arr = arr.reshape(1, shape[0])
+        shape = (1, shape[0])
+    if shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch: shape {_shape(shape)}")
+    if shape[1] == 0:
+        raise ValueError(f"{name} has no pixels: shape {_shape(shape)}")
+    return contiguous(arr), was_1d
+
+
+class Ivar:
+    """An inverse variance checked on the device, as ``_validate.ivar_like`` checks it.
+
+    ``Ivar(name, value, flux, batch).ivar`` is None for None, else the (N, M)
+    C-contiguous device array in the dtype of flux; ``finish(values)`` raises
+    the CPU path's error if it holds a negative value.
+    """
+
+    def __init__(self, name: str, value: Any, flux: Any, batch: Batch):
+        self.name = name
+        self.ivar = None
+        self._slot = None
+        if value is None:
+            return
+        arr = native(value, name)
+        require_float(name, arr)
+        if arr.ndim == 1 and flux.shape[0] == 1:
+            arr = arr.reshape(1, -1)
+        if tuple(arr.shape) != tuple(flux.shape):
+            raise ValueError(
+                f"{name} must have the shape of flux {_shape(tuple(flux.shape))}, "
+                f"got {_shape(tuple(arr.shape))}"
+            )
+        self.ivar = contiguous(astype(arr, dtype(flux)))
+        self._slot = batch.add(reduce_rows(self.ivar, lambda c: ~(c < 0).any(), "all"))
+
+    def finish(self, values: np.ndarray) -> Any:
+        if self._slot is not None and not values[self._slot]:
+            raise ValueError(
+                f"{self.name} must be >= 0 (0 marks a masked pixel); it has negative values"
+            )
+        return self.ivar

@@ -413,6 +413,39 @@ def _noise_uint64(name, value, upper=2**64):
     return out
 
 
+def _noise_sigma_shape(shape: tuple, n: int, m: int) -> tuple[int, int]:
+    """Return the (1 or n, 1 or m) shape a sigma array of ``shape`` takes (ValueError if none)."""
+    text = "(" + ", ".join(str(d) for d in shape) + ")"
+    if len(shape) == 0:
+        return (1, 1)
+    if len(shape) == 1:
+        size = shape[0]
+        if size == 1:
+            return (1, 1)
+        if size == m and size == n:
+            raise ValueError(
+                f"sigma of shape {text} is ambiguous: flux has N = M = {n} (spectra = "
+                f"pixels); pass sigma with shape ({n}, 1) for one sigma per spectrum or "
+                f"(1, {m}) for one per pixel"
+            )
+        if size == m:
+            return (1, m)
+        if size == n:
+            return (n, 1)
+        raise ValueError(
+            f"sigma must be a scalar or have shape ({n},) (per spectrum), ({m},) (per "
+            f"pixel), ({n}, 1), (1, {m}) or ({n}, {m}) to match flux, got {text}"
+        )
+    if len(shape) == 2:
+        if shape[0] not in (1, n) or shape[1] not in (1, m):
+            raise ValueError(
+                f"sigma must have shape (1 or {n}, 1 or {m}) to broadcast against flux "
+                f"({n}, {m}), got {text}"
+            )
+        return (int(shape[0]), int(shape[1]))
+    raise ValueError(f"sigma must be a scalar, 1-D or 2-D, got shape {text}")
+
+
 def _noise_sigma(sigma, n: int, m: int, dtype) -> np.ndarray:
     """Return sigma as a C-contiguous (1 or n, 1 or m) array of ``dtype``."""
     if isinstance(sigma, (bool, np.bool_)):
@@ -425,36 +458,7 @@ def _noise_sigma(sigma, n: int, m: int, dtype) -> np.ndarray:
         raise TypeError(f"sigma must be a real number or a float array, got {sigma!r}")
     else:
         arr = float_array("sigma", sigma)
-        shape = "(" + ", ".join(str(d) for d in arr.shape) + ")"
-        if arr.ndim == 0:
-            arr = arr.reshape(1, 1)
-        elif arr.ndim == 1:
-            size = arr.shape[0]
-            if size == 1:
-                arr = arr.reshape(1, 1)
-            elif size == m and size == n:
-                raise ValueError(
-                    f"sigma of shape {shape} is ambiguous: flux has N = M = {n} (spectra = "
-                    f"pixels); pass sigma with shape ({n}, 1) for one sigma per spectrum or "
-                    f"(1, {m}) for one per pixel"
-                )
-            elif size == m:
-                arr = arr.reshape(1, m)
-            elif size == n:
-                arr = arr.reshape(n, 1)
-            else:
-                raise ValueError(
-                    f"sigma must be a scalar or have shape ({n},) (per spectrum), ({m},) (per "
-                    f"pixel), ({n}, 1), (1, {m}) or ({n}, {m}) to match flux, got {shape}"
-                )
-        elif arr.ndim == 2:
-            if arr.shape[0] not in (1, n) or arr.shape[1] not in (1, m):
-                raise ValueError(
-                    f"sigma must have shape (1 or {n}, 1 or {m}) to broadcast against flux "
-                    f"({n}, {m}), got {shape}"
-                )
-        else:
-            raise ValueError(f"sigma must be a scalar, 1-D or 2-D, got shape {shape}")
+        arr = arr.reshape(_noise_sigma_shape(arr.shape, n, m))
         arr = np.ascontiguousarray(arr.astype(dtype, copy=False))
     good = np.isfinite(arr) & (arr > 0)
     if not np.all(good):
@@ -472,6 +476,25 @@ def _noise_sigma(sigma, n: int, m: int, dtype) -> np.ndarray:
             f"got {smallest}"
         )
     return arr
+
+
+def _noise_poisson_check(flux: np.ndarray, sig: np.ndarray) -> None:
+    """ValueError unless flux >= 0 where finite and flux / sigma <= 2**52 (kind="poisson")."""
+    finite = np.isfinite(flux)
+    negative = (flux < 0) & finite
+    if np.any(negative):
+        bad = tuple(int(i) for i in np.argwhere(negative)[0])
+        raise ValueError(
+            f"flux must be >= 0 where finite with kind='poisson' (it is the expected "
+            f"signal), got {flux[bad]} at index {bad}"
+        )
+    counts = np.where(finite, flux, 0).astype(np.float64) / sig.astype(np.float64)
+    most = float(counts.max())
+    if most > _POISSON_MAX_COUNTS:
+        raise ValueError(
+            f"flux / sigma (the expected number of counts; sigma is the flux of one count "
+            f"with kind='poisson') must be <= 2**52, got {most:.6g}"
+        )
 
 
 def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
@@ -548,6 +571,12 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
     A non-finite flux (NaN, +-inf) is masked: it is returned unchanged with
     ivar 0, and the noise of the other pixels does not change.
 
+    GPU arrays (CuPy, torch CUDA): ``flux`` and an array ``sigma`` must both
+    live on the GPU (a scalar sigma is fine); ``noisy`` and ``ivar`` are
+    arrays of the same library, bit-identical to the CPU's in float32 and
+    float64 (the same Philox counters and polynomials; one GPU thread per
+    block of 4 pixels, or per pixel for Poisson).
+
     Examples
     --------
     >>> import numpy as np
@@ -561,6 +590,8 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
     True
 
     """
+    if devices.common_device(flux=flux, sigma=_gpu.arrays_only(sigma)) == "cuda":
+        return _gpu_add_noise(flux, sigma, seed, kind, offset)
     flux, was_1d = flux_batch("flux", flux)
     n, m = flux.shape
     if not isinstance(kind, str) or kind not in _NOISE_KINDS:
@@ -571,24 +602,81 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
         raise ValueError(f"offset + N must be <= 2**64, got offset {offset} with N = {n}")
     sig = _noise_sigma(sigma, n, m, flux.dtype)
     if kind == "poisson":
-        finite = np.isfinite(flux)
-        negative = (flux < 0) & finite
-        if np.any(negative):
-            bad = tuple(int(i) for i in np.argwhere(negative)[0])
-            raise ValueError(
-                f"flux must be >= 0 where finite with kind='poisson' (it is the expected "
-                f"signal), got {flux[bad]} at index {bad}"
-            )
-        counts = np.where(finite, flux, 0).astype(np.float64) / sig.astype(np.float64)
-        most = float(counts.max())
-        if most > _POISSON_MAX_COUNTS:
-            raise ValueError(
-                f"flux / sigma (the expected number of counts; sigma is the flux of one count "
-                f"with kind='poisson') must be <= 2**52, got {most:.6g}"
-            )
+        _noise_poisson_check(flux, sig)
     noisy, ivar = _core.add_noise(
         flux, sig, seed, offset, _NOISE_KINDS[kind], resolve_threads(threads)
     )
+    if was_1d:
+        return noisy[0], ivar[0]
+    return noisy, ivar
+
+
+def _gpu_noise_counts_max(f, sig):
+    """Return, on the device, max(flux / sigma) over finite flux, as the CPU computes it.
+
+    In float64, ``where(isfinite(f), f, 0) / sigma``, by chunks of rows.
+    """
+    mod = _gpu.xp(f)
+    n = int(f.shape[0])
+    step = max(1, _gpu._CHUNK_ELEMENTS // int(f.shape[1]))
+    parts = []
+    for i in range(0, n, step):
+        rows = f[i : i + step]
+        s = sig[i : i + step] if int(sig.shape[0]) == n and n > 1 else sig
+        counts = _gpu.astype(mod.where(mod.isfinite(rows), rows, 0), np.float64)
+        parts.append((counts / _gpu.astype(s, np.float64)).max())
+    return parts[0] if len(parts) == 1 else mod.stack(parts).max()
+
+
+def _gpu_add_noise(flux, sigma, seed, kind, offset):
+    """Run :func:`add_noise` on the GPU: the same checks and errors, ``deepz._cuda.add_noise``."""
+    cuda = devices.require_cuda()
+    f, was_1d = _gpu.flux_batch("flux", flux)
+    n, m = (int(e) for e in f.shape)
+    dt = _gpu.dtype(f)
+    if not isinstance(kind, str) or kind not in _NOISE_KINDS:
+        raise ValueError(f"kind must be 'gaussian' or 'poisson', got {kind!r}")
+    seed = _noise_uint64("seed", seed)
+    offset = _noise_uint64("offset", offset)
+    if offset + n > 2**64:
+        raise ValueError(f"offset + N must be <= 2**64, got offset {offset} with N = {n}")
+    batch = _gpu.Batch(f)
+    mod = _gpu.xp(f)
+    if _gpu.host_scalar(sigma) or sigma is None or isinstance(sigma, (str, bytes, bool)):
+        sig = _gpu.from_numpy(_noise_sigma(sigma, n, m, dt), f)  # checked on the host
+        sig_ok = None
+    else:
+        sig = _gpu.native(sigma, "sigma")
+        _gpu.require_float("sigma", sig)
+        sig = _gpu.contiguous(_gpu.astype(sig.reshape(_noise_sigma_shape(tuple(sig.shape), n, m)),
+                                          dt))
+        sig_ok = batch.add(
+            _gpu.reduce_rows(sig, lambda c: (mod.isfinite(c) & (c > 0)).all(), "all")
+        )
+        sig_min = batch.add(sig.min())
+    if kind == "poisson":
+        neg_ok = batch.add(
+            _gpu.reduce_rows(f, lambda c: ~((c < 0) & mod.isfinite(c)).any(), "all")
+        )
+        most = batch.add(_gpu_noise_counts_max(f, sig))
+    values = batch.fetch()  # the one device -> host transfer of this call
+    if sig_ok is not None:
+        if not values[sig_ok]:
+            _noise_sigma(_gpu.to_numpy(sig), n, m, dt)  # raises the CPU path's error
+        smallest = np.float64(values[sig_min])
+        with np.errstate(over="ignore", divide="ignore"):
+            ivar_max = (1.0 / (smallest * smallest)).astype(dt)  # as the kernel computes it
+        if not np.isfinite(ivar_max):
+            raise ValueError(
+                f"sigma must be large enough for 1/sigma**2 to fit in {np.dtype(dt).name}, "
+                f"got {smallest}"
+            )
+    if kind == "poisson" and not (values[neg_ok] and values[most] <= _POISSON_MAX_COUNTS):
+        _noise_poisson_check(_gpu.to_numpy(f), _gpu.to_numpy(sig))
+    noisy = devices.empty_like(f, shape=(n, m), dtype=dt)
+    ivar = devices.empty_like(f, shape=(n, m), dtype=dt)
+    cuda.add_noise(f, sig, seed, offset, _NOISE_KINDS[kind], noisy, ivar,
+                   stream=devices.current_stream(f))
     if was_1d:
         return noisy[0], ivar[0]
     return noisy, ivar
@@ -651,6 +739,10 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
     with no valid pixel gets NaN and ivar 0. Sums are accumulated in float64;
     unmasked ``"sum"`` conserves the total flux of the kept pixels.
 
+    GPU arrays (CuPy, torch CUDA): ``flux`` and ``ivar`` must both live on
+    the GPU; the results are arrays of the same library, bit-identical to the
+    CPU's (one GPU thread per merged pixel, the same sums in the same order).
+
     Examples
     --------
     >>> import numpy as np
@@ -663,8 +755,21 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
     (array([1. , 3.5]), array([1., 2.]))
 
     """
+    if devices.common_device(flux=flux, ivar=ivar) == "cuda":
+        return _gpu_merge_bins(flux, factor, ivar, how)
     flux, was_1d = flux_batch("flux", flux)
-    m = flux.shape[1]
+    factor, mean = _merge_args(factor, how, flux.shape[1])
+    iv = ivar_like("ivar", ivar, flux)
+    out = _core.merge_bins(flux, factor, iv, mean, resolve_threads(threads))
+    if iv is None:
+        return out[0] if was_1d else out
+    if was_1d:
+        return out[0][0], out[1][0]
+    return out
+
+
+def _merge_args(factor, how, m: int) -> tuple[int, bool]:
+    """Return ``(factor, mean)``, checked against the M pixels of flux."""
     if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, (int, np.integer)):
         raise ValueError(f"factor must be an int >= 1, got {type(factor).__name__} {factor!r}")
     factor = int(factor)
@@ -674,13 +779,27 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
         raise ValueError(f"factor must be <= the number of pixels M = {m}, got {factor}")
     if not isinstance(how, str) or how not in _MERGE_HOW:
         raise ValueError(f"how must be 'sum' or 'mean', got {how!r}")
-    iv = ivar_like("ivar", ivar, flux)
-    out = _core.merge_bins(flux, factor, iv, _MERGE_HOW[how], resolve_threads(threads))
-    if iv is None:
+    return factor, _MERGE_HOW[how]
+
+
+def _gpu_merge_bins(flux, factor, ivar, how):
+    """Run :func:`merge_bins` on the GPU: the same checks and errors, ``deepz._cuda``."""
+    cuda = devices.require_cuda()
+    f, was_1d = _gpu.flux_batch("flux", flux)
+    n, m = (int(e) for e in f.shape)
+    factor, mean = _merge_args(factor, how, m)
+    batch = _gpu.Batch(f)
+    ivar_check = _gpu.Ivar("ivar", ivar, f, batch)
+    iv = ivar_check.finish(batch.fetch())  # the one device -> host transfer (none without ivar)
+    dt = _gpu.dtype(f)
+    out = devices.empty_like(f, shape=(n, m // factor), dtype=dt)
+    ivar_out = None if iv is None else devices.empty_like(f, shape=(n, m // factor), dtype=dt)
+    cuda.merge_bins(f, factor, iv, mean, out, ivar_out, stream=devices.current_stream(f))
+    if ivar_out is None:
         return out[0] if was_1d else out
     if was_1d:
-        return out[0][0], out[1][0]
-    return out
+        return out[0], ivar_out[0]
+    return out, ivar_out
 
 
 # =============================================================================
@@ -996,17 +1115,8 @@ def _ls_workers(n: int, m: int, n_lines: int) -> int:
 def _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min):
     """Run :func:`line_search` on the GPU: the same checks and errors, ``deepz._cuda``."""
     cuda = devices.require_cuda()
-    f = _gpu.native(flux, "flux")
-    _gpu.require_float("flux", f)
-    if f.ndim not in (1, 2):
-        raise ValueError(f"flux must have shape (M,) or (N, M), got {tuple(f.shape)}")
-    was_1d = f.ndim == 1
-    f = _gpu.contiguous(f.reshape(1, -1) if was_1d else f)
+    f, was_1d = _gpu.flux_batch("flux", flux)
     n, m = (int(e) for e in f.shape)
-    if n == 0:
-        raise ValueError(f"flux is an empty batch: shape {tuple(f.shape)}")
-    if m == 0:
-        raise ValueError(f"flux has no pixels: shape {tuple(f.shape)}")
     dt = _gpu.dtype(f)
     batch = _gpu.Batch(f)
     grid = _gpu.Grid("wave", _gpu.native(wave, "wave"), batch, n_spectra=n, min_pixels=3)
@@ -1014,16 +1124,7 @@ def _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min):
         raise ValueError(
             f"wave must have as many pixels as flux ({m}), got shape {tuple(grid.wave.shape)}"
         )
-    iv = ivar_ok = None
-    if ivar is not None:
-        iv = _gpu.native(ivar, "ivar")
-        _gpu.require_float("ivar", iv)
-        if iv.ndim == 1 and n == 1:
-            iv = iv.reshape(1, -1)
-        if tuple(iv.shape) != (n, m):
-            raise ValueError(f"ivar must have the shape of flux ({n}, {m}), got {tuple(iv.shape)}")
-        iv = _gpu.contiguous(_gpu.astype(iv, dt))
-        ivar_ok = batch.add(~(iv < 0).any())
+    ivar_check = _gpu.Ivar("ivar", ivar, f, batch)
     z0_ok = None
     if _gpu.host_scalar(z0):
         zz = _ls_z0(z0, 1)[0]  # checked on the host
@@ -1046,8 +1147,7 @@ def _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min):
 
     values = batch.fetch()  # the one device -> host transfer of this call
     wave_dev, decreasing = grid.finish(values)
-    if ivar_ok is not None and not values[ivar_ok]:
-        raise ValueError("ivar must be >= 0 (0 marks a masked pixel); it has negative values")
+    iv = ivar_check.finish(values)
     if z0_ok is not None and not values[z0_ok]:
         _ls_z0(_gpu.to_numpy(zz), n)
     if decreasing:
