@@ -124,3 +124,24 @@ class HostCuda:
         _host(flux_out, "flux_out", f.dtype, (n, m // factor), writable=True)[...] = out
         if ivar_out is not None:
             _host(ivar_out, "ivar_out", f.dtype, (n, m // factor), writable=True)[...] = got_ivar
+
+    def resample(self, wave, flux, ivar, new_wave, linear, fill, out, out_ivar, plan,
+                 stream=None):
+        self.calls.append(("resample", stream))
+        f = _host(flux, "flux")
+        assert f.dtype in (np.float32, np.float64)
+        assert f.ndim == 2
+        n, m = f.shape
+        w = _host(wave, "wave", np.float64)
+        assert w.shape in ((1, m), (n, m))
+        nw = _host(new_wave, "new_wave", np.float64)
+        assert nw.ndim == 2
+        assert nw.shape[0] in (1, n)
+        p = nw.shape[1]
+        assert (ivar is None) == (out_ivar is None)
+        iv = None if ivar is None else _host(ivar, "ivar", f.dtype, (n, m))
+        _host(plan, "plan", np.float64, (5 * p,), writable=True)
+        got, got_ivar = _core._resample_pixelwise(w, f, iv, nw, linear, fill)
+        _host(out, "out", f.dtype, (n, p), writable=True)[...] = got
+        if out_ivar is not None:
+            _host(out_ivar, "out_ivar", f.dtype, (n, p), writable=True)[...] = got_ivar

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from gpu_standin import HostCuda
 
-from deepz import add_noise, devices, line_search, merge_bins, redshift
+from deepz import add_noise, devices, line_search, merge_bins, redshift, resample
 
 PTR = 0x7F00_0000_0000
 
@@ -63,10 +63,16 @@ WAVE = np.linspace(4000.0, 5000.0, 64)
         (lambda g: add_noise(np.ones((2, 64)), g((64,)), seed=1), "sigma"),
         (lambda g: merge_bins(g((2, 64)), 2, ivar=np.ones((2, 64))), "ivar"),
         (lambda g: merge_bins(np.ones((2, 64)), 2, ivar=g((2, 64))), "ivar"),
+        (lambda g: resample(WAVE, g((2, 64)), g((10,), "<f8")), "wave"),
+        (lambda g: resample(g((64,), "<f8"), g((2, 64)), np.linspace(4000, 5000, 10)),
+         "new_wave"),
+        (lambda g: resample(g((64,), "<f8"), g((2, 64)), g((10,), "<f8"),
+                            ivar=np.ones((2, 64))), "ivar"),
     ],
     ids=["redshift-rest", "redshift-templates", "redshift-index", "redshift-z",
          "line_search-wave", "line_search-flux", "line_search-ivar", "line_search-z0",
-         "add_noise-sigma", "add_noise-flux", "merge_bins-ivar", "merge_bins-flux"],
+         "add_noise-sigma", "add_noise-flux", "merge_bins-ivar", "merge_bins-flux",
+         "resample-wave", "resample-new_wave", "resample-ivar"],
 )
 def test_a_host_gpu_mix_is_refused(call, name):
     with pytest.raises(TypeError, match=f"^{name}: is a (host|GPU)"):
@@ -81,8 +87,9 @@ def test_a_host_gpu_mix_is_refused(call, name):
         lambda g: line_search(g((64,), "<f8"), g((2, 64)), 0.1),
         lambda g: add_noise(g((2, 64)), 0.1, seed=3),
         lambda g: merge_bins(g((2, 64)), 4),
+        lambda g: resample(g((64,), "<f8"), g((2, 64)), g((10,), "<f8")),
     ],
-    ids=["redshift", "line_search", "add_noise", "merge_bins"],
+    ids=["redshift", "line_search", "add_noise", "merge_bins", "resample"],
 )
 def test_gpu_input_without_a_device_says_why(call):
     with pytest.raises(RuntimeError, match="no CUDA device found|built without CUDA") as info:
@@ -460,4 +467,78 @@ def test_merge_bins_gpu_path_raises_the_cpu_errors(standin, change, error, match
     gpu = {k: (_t(standin, v) if isinstance(v, np.ndarray) else v) for k, v in args.items()}
     with pytest.raises(error, match=match):
         merge_bins(**gpu)
+    assert standin.calls == []
+
+
+# -- resample ------------------------------------------------------------------------------
+
+
+def _rs_equal(got, want):
+    if isinstance(want, tuple):
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(_np(g).view(np.uint8), w.view(np.uint8))
+    else:
+        np.testing.assert_array_equal(_np(got).view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("n", [1, 31, 257])
+@pytest.mark.parametrize("method", ["flux", "linear"])
+@pytest.mark.parametrize("grids", ["shared", "per-spectrum-in", "per-spectrum-both"])
+def test_resample_gpu_path_matches_cpu_bit_for_bit(standin, dtype, rng, n, method, grids):
+    m, p = 300, 217
+    wave = np.geomspace(3700.0, 9200.0, m)
+    new = np.linspace(4000.0, 9000.0, p)
+    if grids != "shared":
+        wave = wave * rng.uniform(0.99, 1.01, (n, 1))
+    if grids == "per-spectrum-both":
+        new = new + rng.uniform(-20.0, 20.0, (n, 1))
+    flux = rng.normal(1.0, 0.3, (n, m)).astype(dtype)
+    flux[rng.random((n, m)) < 0.03] = np.nan
+    ivar = rng.uniform(0.0, 5.0, (n, m)).astype(dtype)
+    ivar[rng.random((n, m)) < 0.03] = 0.0
+    want = resample(wave, flux, new, ivar=ivar, method=method, fill=-1.0)
+    t = lambda a: _t(standin, a)  # noqa: E731
+    got = resample(t(wave), t(flux), t(new), ivar=t(ivar), method=method, fill=-1.0)
+    _rs_equal(got, want)
+    got = resample(t(wave), t(flux), t(new), method=method)
+    _rs_equal(got, resample(wave, flux, new, method=method))
+    assert standin.calls == [("resample", 12345)] * 2
+
+
+def test_resample_gpu_path_decreasing_grids_and_one_spectrum(standin, rng):
+    wave = np.linspace(5000.0, 6000.0, 500)[::-1]
+    new = np.linspace(5100.0, 5900.0, 120)[::-1]
+    flux = rng.normal(1.0, 0.3, 500).astype(np.float32)
+    ivar = rng.uniform(1.0, 5.0, 500)  # float64 ivar, cast to float32 as on the CPU
+    want = resample(wave, flux, new, ivar=ivar)
+    got = resample(_t(standin, wave), _t(standin, flux), _t(standin, new), ivar=_t(standin, ivar))
+    assert tuple(got[0].shape) == (120,)
+    _rs_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (dict(method="cubic"), ValueError, "^method must be 'flux' or 'linear'"),
+        (dict(fill="x"), TypeError, "^fill must be a real number"),
+        (dict(flux=np.ones((2, 64), np.int16)), TypeError, "^flux must be float32 or float64"),
+        (dict(wave=WAVE[:-1]), ValueError, "^flux and wave must have the same number of pixels"),
+        (dict(wave=np.ones((3, 1)) * WAVE), ValueError, r"^wave must have shape \(M,\) or \(2,"),
+        (dict(wave=np.r_[WAVE[:9], np.inf, WAVE[10:]]), ValueError, "^wave must be finite"),
+        (dict(new_wave=np.r_[5000.0, 4000.0, 4500.0]), ValueError,
+         "^new_wave must be strictly increasing"),
+        (dict(new_wave=np.array([4500.0])), ValueError, "^new_wave needs at least 2 pixels"),
+        (dict(ivar=np.ones((2, 63))), ValueError, "^ivar must have the shape of flux"),
+        (dict(ivar=-np.ones((2, 64))), ValueError, "^ivar must be >= 0"),
+    ],
+)
+def test_resample_gpu_path_raises_the_cpu_errors(standin, change, error, match):
+    args = dict(wave=WAVE, flux=np.ones((2, 64)), new_wave=np.linspace(4100.0, 4900.0, 10),
+                ivar=None, method="flux", fill=np.nan)
+    args.update(change)
+    with pytest.raises(error, match=match):
+        resample(**args)
+    gpu = {k: (_t(standin, v) if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+    with pytest.raises(error, match=match):
+        resample(**gpu)
     assert standin.calls == []

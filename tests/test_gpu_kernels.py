@@ -12,6 +12,9 @@ torch has CUDA. Tolerances, kernel by kernel (each test says which applies):
 - add_noise: bit-identical in float32 and float64, Gaussian and Poisson (the
   same Philox counters, deepz's own log/sincos polynomials, no FMA).
 - merge_bins: bit-identical (the same per-group function).
+- resample: bit-identical (each output pixel's weights and sums are the CPU's
+  expressions in the CPU's order; tests/test_gpu_twins.py checks the
+  decomposition on the host).
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ import importlib
 import numpy as np
 import pytest
 
-from deepz import _core, add_noise, devices, kernels, line_search, merge_bins, redshift
+from deepz import (
+    _core,
+    add_noise,
+    devices,
+    kernels,
+    line_search,
+    merge_bins,
+    redshift,
+    resample,
+)
 
 pytestmark = pytest.mark.gpu
 
@@ -317,5 +329,45 @@ def test_euclid_chain_on_the_device(lib, rng):
 
     want = chain(lambda x: x, templates, rest, index, z, obs)
     got = chain(lib.asarray, templates, rest, index, z, obs)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))
+
+
+# -- resample ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", BATCHES)
+@pytest.mark.parametrize("method", ["flux", "linear"])
+@pytest.mark.parametrize("grids", ["shared", "per-spectrum"])
+def test_resample_bit_identical(lib, dtype, rng, n, method, grids):
+    """Survey-like grids (log-lambda -> linear), masked pixels, with and without ivar."""
+    m, p = 4000, 5001
+    wave = np.geomspace(3700.0, 9200.0, m)
+    new = np.linspace(4000.0, 9000.0, p)
+    if grids == "per-spectrum":
+        wave = wave * rng.uniform(0.995, 1.005, (n, 1))
+        new = new + rng.uniform(-10.0, 10.0, (n, 1))
+    flux = rng.normal(1.0, 0.3, (n, m)).astype(dtype)
+    flux[rng.random((n, m)) < 0.01] = np.nan
+    ivar = rng.uniform(0.0, 5.0, (n, m)).astype(dtype)
+    ivar[rng.random((n, m)) < 0.01] = 0.0
+    a = lib.asarray
+    got = resample(a(wave), a(flux), a(new), ivar=a(ivar), method=method)
+    want = resample(wave, flux, new, ivar=ivar, method=method)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))
+    plain = resample(a(wave), a(flux), a(new), method=method, fill=0.0)
+    np.testing.assert_array_equal(_bits(lib.to_numpy(plain)),
+                                  _bits(resample(wave, flux, new, method=method, fill=0.0)))
+
+
+def test_resample_downsampling_decreasing_and_one_spectrum(lib, dtype, rng):
+    wave = np.linspace(6000.0, 5000.0, 3001)  # decreasing
+    new = np.linspace(4990.0, 6010.0, 37)  # wide bins, the outer ones not covered
+    flux = rng.normal(1.0, 0.2, 3001).astype(dtype)
+    ivar = rng.uniform(1.0, 2.0, 3001).astype(dtype)
+    got = resample(lib.asarray(wave), lib.asarray(flux), lib.asarray(new), ivar=lib.asarray(ivar))
+    want = resample(wave, flux, new, ivar=ivar)
+    assert tuple(got[0].shape) == (37,)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))

@@ -147,3 +147,98 @@ def test_merge_groupwise_equals_the_cpu_rows(seed, m, k, with_ivar, mean, f32):
     else:
         np.testing.assert_array_equal(got.view(np.uint8), want[0].view(np.uint8))
         np.testing.assert_array_equal(got_ivar.view(np.uint8), want[1].view(np.uint8))
+
+
+# -- resample: one thread per output pixel, its input pixels found by a search ----------------
+
+
+def _resample_cpu(wave, flux, ivar, new_wave, linear, fill=np.nan):
+    return _core.resample(wave, flux, ivar, new_wave, linear, fill, 2)
+
+
+def _resample_twin(wave, flux, ivar, new_wave, linear, fill=np.nan):
+    return _core._resample_pixelwise(wave, flux, ivar, new_wave, linear, fill)
+
+
+def _assert_same_bits(got, want):
+    for g, w in zip(got, want, strict=True):
+        if w is None:
+            assert g is None
+        else:
+            assert g.dtype == w.dtype
+            np.testing.assert_array_equal(g.view(np.uint8), w.view(np.uint8))
+
+
+@st.composite
+def resample_problems(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    r = np.random.default_rng(seed)
+    n = draw(st.integers(1, 5))
+    m = draw(st.integers(2, 80))
+    p = draw(st.integers(2, 80))
+    kind = draw(st.sampled_from(["irregular", "linear", "log-in", "same", "per-spectrum"]))
+    if kind == "irregular":
+        wave = 1000.0 + np.cumsum(r.uniform(0.1, 5.0, m))
+        new = 1000.0 + r.uniform(-20.0, 20.0) + np.cumsum(r.uniform(0.1, 8.0, p))
+    elif kind == "linear":
+        wave = 1000.0 + r.uniform(0.5, 3.0) * np.arange(m)
+        new = wave[0] + r.uniform(-5.0, 5.0) + r.uniform(0.2, 6.0) * np.arange(p)
+    elif kind == "log-in":
+        wave = np.geomspace(1000.0, r.uniform(1100.0, 4000.0), m)
+        new = np.linspace(r.uniform(900.0, 1200.0), r.uniform(1300.0, 4500.0), p)
+    elif kind == "same":  # identical grids: lone weights of exactly 1
+        wave = 1000.0 + np.cumsum(r.uniform(0.5, 2.0, m))
+        new = wave.copy()
+    else:
+        wave = 1000.0 + np.cumsum(r.uniform(0.1, 5.0, (n, m)), axis=1)
+        new = 1000.0 + np.cumsum(r.uniform(0.1, 8.0, p))
+        if draw(st.booleans()):
+            new = new + r.uniform(-10.0, 10.0, (n, 1))
+    flux = r.normal(1.0, 0.5, (n, m))
+    flux[r.random((n, m)) < 0.08] = np.nan
+    ivar = r.uniform(0.0, 4.0, (n, m))
+    ivar[r.random((n, m)) < 0.08] = 0.0
+    return np.atleast_2d(wave), flux, ivar, np.atleast_2d(new)
+
+
+@given(problem=resample_problems(), linear=st.booleans(), with_ivar=st.booleans(),
+       f32=st.booleans())
+def test_resample_pixelwise_equals_the_cpu_kernel(problem, linear, with_ivar, f32):
+    wave, flux, ivar, new = problem
+    dtype = np.float32 if f32 else np.float64
+    flux = flux.astype(dtype)
+    ivar = ivar.astype(dtype) if with_ivar else None
+    _assert_same_bits(_resample_twin(wave, flux, ivar, new, linear, -7.0),
+                      _resample_cpu(wave, flux, ivar, new, linear, -7.0))
+
+
+@pytest.mark.parametrize("isa", ["auto", "baseline"])
+@pytest.mark.parametrize("linear", [False, True])
+def test_resample_pixelwise_on_the_survey_grids(dtype, rng, isa, linear):
+    """The benchmark's grids (log-lambda 4000 px -> linear 5001 px), both CPU paths."""
+    wave = np.geomspace(3700.0, 9200.0, 4000)[None, :]
+    new = np.linspace(4000.0, 9000.0, 5001)[None, :]
+    flux = (1.0 + rng.normal(0.0, 0.1, (9, 4000))).astype(dtype)  # 9: lanes of 4 and a rest
+    ivar = rng.uniform(10.0, 400.0, (9, 4000)).astype(dtype)
+    flux[3, 1000:1010] = np.nan
+    ivar[5, 2000] = 0.0
+    _core._resample_isa(isa)
+    try:
+        want = _resample_cpu(wave, flux, ivar, new, linear)
+    finally:
+        _core._resample_isa("auto")
+    _assert_same_bits(_resample_twin(wave, flux, ivar, new, linear), want)
+    _assert_same_bits(_resample_twin(wave, flux, None, new, linear),
+                      _resample_cpu(wave, flux, None, new, linear))
+
+
+def test_resample_pixelwise_downsampling_and_rounding_edges(dtype, rng):
+    """Wide output bins (many inputs each) and grids equal up to rounding (the 1e-9 rule)."""
+    wave = np.linspace(5000.0, 6000.0, 3001)[None, :]
+    flux = rng.normal(1.0, 0.2, (3, 3001)).astype(dtype)
+    ivar = rng.uniform(1.0, 2.0, (3, 3001)).astype(dtype)
+    for new in (np.linspace(5000.0, 6000.0, 37), np.linspace(5000.0, 6000.0, 3001) * (1 + 1e-15),
+                np.linspace(4990.0, 6010.0, 11)):
+        for linear in (False, True):
+            _assert_same_bits(_resample_twin(wave, flux, ivar, new[None, :], linear),
+                              _resample_cpu(wave, flux, ivar, new[None, :], linear))

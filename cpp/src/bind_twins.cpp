@@ -8,8 +8,10 @@
 // kernel's results bit for bit. Private: tests only.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "deepz/merge.hpp"
 #include "deepz/noise.hpp"
 #include "deepz/redshift.hpp"
+#include "deepz/resample.hpp"
 
 namespace py = pybind11;
 
@@ -106,9 +109,65 @@ py::tuple merge_groupwise(const carray<T>& flux, std::int64_t k, const py::objec
   return py::make_tuple(out, has_ivar ? py::object(ivar_out) : py::object(py::none()));
 }
 
+// The work of cuda/resample.cu: with both grids shared, one plan per output
+// pixel (resample_make_plan, pixels last to first) then resample_pixel() per
+// (spectrum, pixel); otherwise the plan of each (spectrum, pixel) on the spot.
+template <class T, bool kLinear>
+void resample_pixelwise_run(const double* wave, std::int64_t nw, const T* flux, const T* ivar,
+                            std::int64_t n, std::int64_t m, const double* new_wave,
+                            std::int64_t nn, std::int64_t p, T fill, T* out, T* out_ivar) {
+  std::vector<deepz::ResamplePlan> plans;
+  const bool shared = nw == 1 && nn == 1;
+  if (shared) {
+    plans.resize(static_cast<std::size_t>(p));
+    for (std::int64_t j = p - 1; j >= 0; --j)
+      plans[j] = deepz::resample_make_plan<kLinear>(wave, m, new_wave, p, j);
+  }
+  for (std::int64_t s = n - 1; s >= 0; --s) {
+    const double* w = wave + (nw == 1 ? 0 : s * m);
+    const double* nwv = new_wave + (nn == 1 ? 0 : s * p);
+    const deepz::ResampleEdgesOnTheFly ein{w, m};
+    for (std::int64_t j = p - 1; j >= 0; --j) {
+      const deepz::ResamplePlan pl =
+          shared ? plans[j] : deepz::resample_make_plan<kLinear>(w, m, nwv, p, j);
+      deepz::resample_pixel<T, kLinear>(pl, ein, flux + s * m, ivar ? ivar + s * m : nullptr,
+                                        fill, out + s * p + j,
+                                        out_ivar ? out_ivar + s * p + j : nullptr);
+    }
+  }
+}
+
+template <class T>
+py::tuple resample_pixelwise(const carray<double>& wave, const carray<T>& flux,
+                             const std::optional<carray<T>>& ivar, const carray<double>& new_wave,
+                             bool linear, double fill) {
+  if (flux.ndim() != 2 || wave.ndim() != 2 || new_wave.ndim() != 2)
+    throw std::invalid_argument("_resample: bad shapes");
+  const std::int64_t n = flux.shape(0), m = flux.shape(1);
+  const std::int64_t nw = wave.shape(0), nn = new_wave.shape(0), p = new_wave.shape(1);
+  if (wave.shape(1) != m || (nw != 1 && nw != n) || (nn != 1 && nn != n) || m < 2 ||
+      p < (linear ? 1 : 2) || (ivar && (ivar->ndim() != 2 || ivar->shape(0) != n ||
+                                        ivar->shape(1) != m)))
+    throw std::invalid_argument("_resample: bad shapes");
+  py::array_t<T> out({n, p});
+  std::optional<py::array_t<T>> out_ivar;
+  if (ivar) out_ivar.emplace(std::vector<py::ssize_t>{n, p});
+  const T* iv = ivar ? ivar->data() : nullptr;
+  T* oi = out_ivar ? out_ivar->mutable_data() : nullptr;
+  if (linear)
+    resample_pixelwise_run<T, true>(wave.data(), nw, flux.data(), iv, n, m, new_wave.data(), nn,
+                                    p, static_cast<T>(fill), out.mutable_data(), oi);
+  else
+    resample_pixelwise_run<T, false>(wave.data(), nw, flux.data(), iv, n, m, new_wave.data(), nn,
+                                     p, static_cast<T>(fill), out.mutable_data(), oi);
+  return py::make_tuple(out, out_ivar ? py::object(*out_ivar) : py::object(py::none()));
+}
+
 }  // namespace
 
 void register_twins(py::module_& m) {
+  m.def("_resample_pixelwise", &resample_pixelwise<float>);
+  m.def("_resample_pixelwise", &resample_pixelwise<double>);
   m.def("_redshift_pixelwise", &redshift_pixelwise<float>);
   m.def("_redshift_pixelwise", &redshift_pixelwise<double>);
   m.def("_noise_blockwise", &noise_blockwise<float>);

@@ -147,6 +147,12 @@ def resample(wave, flux, new_wave, ivar=None, method="flux", fill=np.nan, thread
     exactly on a valid pixel uses that pixel alone). Without ``ivar`` only
     non-finite flux is masked.
 
+    GPU arrays (CuPy, torch CUDA): ``wave``, ``flux``, ``new_wave`` and
+    ``ivar`` must all live on the GPU; the results are arrays of the same
+    library, bit-identical to the CPU's (one GPU thread per output pixel,
+    which finds its input pixels by a search where the CPU sweeps, and sums
+    them in the CPU's order).
+
     Decreasing grids are handled, not refused: the input is flipped to
     increasing order, and the output is returned in the order of
     ``new_wave``.
@@ -177,6 +183,8 @@ def resample(wave, flux, new_wave, ivar=None, method="flux", fill=np.nan, thread
     nan
 
     """
+    if devices.common_device(flux=flux, wave=wave, new_wave=new_wave, ivar=ivar) == "cuda":
+        return _gpu_resample(wave, flux, new_wave, ivar, method, fill)
     if not isinstance(method, str) or method not in _RESAMPLE_METHODS:
         raise ValueError(f"method must be 'flux' or 'linear', got {method!r}")
     linear = method == "linear"
@@ -211,6 +219,50 @@ def resample(wave, flux, new_wave, ivar=None, method="flux", fill=np.nan, thread
         out = out[0]
         out_ivar = None if out_ivar is None else out_ivar[0]
     return out if ivar_arr is None else (out, out_ivar)
+
+
+def _gpu_resample(wave, flux, new_wave, ivar, method, fill):
+    """Run :func:`resample` on the GPU: the same checks and errors, ``deepz._cuda.resample``."""
+    cuda = devices.require_cuda()
+    if not isinstance(method, str) or method not in _RESAMPLE_METHODS:
+        raise ValueError(f"method must be 'flux' or 'linear', got {method!r}")
+    linear = method == "linear"
+    fill_value = _resample_fill(fill)
+    f, was_1d = _gpu.flux_batch("flux", flux)
+    n, m = (int(e) for e in f.shape)
+    batch = _gpu.Batch(f)
+    wave_grid_dev = _gpu.Grid("wave", _gpu.native(wave, "wave"), batch, n_spectra=n)
+    if int(wave_grid_dev.wave.shape[1]) != m:
+        raise ValueError(
+            f"flux and wave must have the same number of pixels M: flux has shape "
+            f"{tuple(f.shape)}, wave {tuple(wave_grid_dev.wave.shape)}"
+        )
+    ivar_check = _gpu.Ivar("ivar", ivar, f, batch)
+    new_grid = _gpu.Grid("new_wave", _gpu.native(new_wave, "new_wave"), batch, n_spectra=n,
+                         min_pixels=1 if linear else 2)
+    values = batch.fetch()  # the one device -> host transfer of this call
+    w, wave_decreasing = wave_grid_dev.finish(values)
+    iv = ivar_check.finish(values)
+    nw, new_decreasing = new_grid.finish(values)
+    if wave_decreasing:
+        f = _gpu.flip_last(f)
+        if iv is not None:
+            iv = _gpu.flip_last(iv)
+    dt = _gpu.dtype(f)
+    p = int(nw.shape[1])
+    out = devices.empty_like(f, shape=(n, p), dtype=dt)
+    out_ivar = None if iv is None else devices.empty_like(f, shape=(n, p), dtype=dt)
+    plan = devices.empty_like(f, shape=(5 * p,), dtype=np.float64)
+    cuda.resample(w, f, iv, nw, linear, fill_value, out, out_ivar, plan,
+                  stream=devices.current_stream(f))
+    if new_decreasing:
+        out = _gpu.flip_last(out)
+        if out_ivar is not None:
+            out_ivar = _gpu.flip_last(out_ivar)
+    if was_1d:
+        out = out[0]
+        out_ivar = None if out_ivar is None else out_ivar[0]
+    return out if iv is None else (out, out_ivar)
 
 
 # =============================================================================

@@ -111,32 +111,8 @@ DEEPZ_HD std::int64_t rest_bin(const double* er, std::int64_t r, double x) {
 // The same bin, found by galloping out from a guess g (any g gives the same
 // answer; a good one makes it O(1)): O(log |answer - g|) reads of er.
 DEEPZ_HD std::int64_t rest_bin_near(const double* er, std::int64_t r, double x, std::int64_t g) {
-  // First i in [0, n) with er[i] > x (n when none), n = r + 1 edges.
-  const std::int64_t n = r + 1;
-  g = g < 0 ? 0 : (g > n ? n : g);
-  std::int64_t lo, hi;  // the answer lies in [lo, hi]
-  if (g < n && !(er[g] > x)) {  // above g
-    lo = g + 1;
-    for (std::int64_t step = 1;; step *= 2) {
-      const std::int64_t probe = lo + step - 1;
-      if (probe >= n) { hi = n; break; }
-      if (er[probe] > x) { hi = probe; break; }
-      lo = probe + 1;
-    }
-  } else {  // at or below g
-    hi = g;
-    for (std::int64_t step = 1;; step *= 2) {
-      const std::int64_t probe = hi - step;
-      if (probe < 0) { lo = 0; break; }
-      if (!(er[probe] > x)) { lo = probe + 1; break; }
-      hi = probe;
-    }
-  }
-  while (lo < hi) {
-    const std::int64_t mid = lo + (hi - lo) / 2;
-    if (er[mid] > x) hi = mid; else lo = mid + 1;
-  }
-  const std::int64_t m = lo - 1;
+  const std::int64_t m =
+      first_true_near(r + 1, [=](std::int64_t i) { return er[i] > x; }, g) - 1;
   return m < 0 ? 0 : (m > r - 1 ? r - 1 : m);
 }
 
