@@ -241,8 +241,9 @@ class Grid:
 
 
 # Row chunks of the device-side value checks: temporaries stay below
-# _CHUNK_ELEMENTS elements (a few hundred MB) however large the batch.
-_CHUNK_ELEMENTS = 1 << 24
+# _CHUNK_ELEMENTS elements (128M: a few hundred MB of booleans) however large
+# the batch, in a handful of launches.
+_CHUNK_ELEMENTS = 1 << 27
 
 
 def reduce_rows(x: Any, fn, how: str) -> Any:
