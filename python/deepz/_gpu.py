@@ -10,8 +10,8 @@ stream). Only when a check fails is the offending argument copied to the host,
 to raise the very error, with the same message, as the CPU path.
 
 Arrays of other libraries exposing ``__cuda_array_interface__`` (numba device
-arrays, ...) are viewed as CuPy arrays (zero-copy; needs CuPy) and the result
-is then a CuPy array.
+arrays, ...) or only DLPack (JAX, ...) are viewed as CuPy arrays (zero-copy;
+needs CuPy), and the result is then a CuPy array.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def native(x: Any, name: str) -> Any:
             f"{name}: deepz computes on CuPy arrays and torch CUDA tensors; a "
             f"{type(x).__module__}.{type(x).__name__} needs CuPy to be viewed as one"
         ) from None
+    if getattr(x, "__cuda_array_interface__", None) is None and hasattr(x, "__dlpack__"):
+        return cupy.from_dlpack(x)  # DLPack-only GPU arrays (JAX, ...), zero-copy
     return cupy.asarray(x)
 
 
