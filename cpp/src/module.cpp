@@ -10,6 +10,7 @@ void register_redshift(py::module_& m);
 void register_noise(py::module_& m);
 void register_merge(py::module_& m);
 void register_line_search(py::module_& m);
+void register_twins(py::module_& m);  // host runs of the CUDA decompositions (tests)
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "deepz compiled kernels (private: use deepz.kernels)";
@@ -26,4 +27,5 @@ PYBIND11_MODULE(_core, m) {
   register_noise(m);
   register_merge(m);
   register_line_search(m);
+  register_twins(m);
 }

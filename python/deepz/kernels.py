@@ -3,7 +3,9 @@
 Each function here validates and converts its arguments (messages name the
 argument), picks the compiled implementation, and documents units, shapes and
 edge behaviour. None of them computes: the work is done in ``deepz._core``
-(C++, threads across spectra, the GIL released).
+(C++, threads across spectra, the GIL released) for numpy input, and in
+``deepz._cuda`` for CuPy arrays and torch CUDA tensors (see "GPU arrays"
+below).
 
 Conventions shared by all kernels
 ---------------------------------
@@ -16,13 +18,27 @@ Conventions shared by all kernels
 - ``ivar`` is the inverse variance; 0 marks a masked pixel. A NaN flux is
   data that is missing: it is treated as masked, never spread.
 - ``threads=None`` uses :func:`deepz.threads.get_num_threads`.
+
+GPU arrays
+----------
+Every kernel dispatches on where its arrays live (:mod:`deepz.devices`): all
+numpy (or lists, torch CPU tensors) -> the CPU kernels; all CuPy arrays or
+torch CUDA tensors -> the CUDA kernels, zero-copy, on the current stream of
+the input's library, the result being the same kind of array (CuPy in, CuPy
+out; torch in, torch out). A mix raises ``TypeError`` naming the argument
+(deepz never copies between host and device behind your back); scalars
+take no part. The GPU path validates like the CPU path and raises the same
+errors: shapes and dtypes from the metadata, the checks that need values
+(monotonic finite grids, ranges) on the device, their verdicts fetched in
+one small transfer per call (which synchronises the stream). ``threads`` is
+ignored there.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _gpu, devices
 from ._validate import float_array, flux_batch, ivar_like, scalar, wave_grid
 from .threads import resolve_threads
 
@@ -131,6 +147,12 @@ def resample(wave, flux, new_wave, ivar=None, method="flux", fill=np.nan, thread
     exactly on a valid pixel uses that pixel alone). Without ``ivar`` only
     non-finite flux is masked.
 
+    GPU arrays (CuPy, torch CUDA): ``wave``, ``flux``, ``new_wave`` and
+    ``ivar`` must all live on the GPU; the results are arrays of the same
+    library, bit-identical to the CPU's (one GPU thread per output pixel,
+    which finds its input pixels by a search where the CPU sweeps, and sums
+    them in the CPU's order).
+
     Decreasing grids are handled, not refused: the input is flipped to
     increasing order, and the output is returned in the order of
     ``new_wave``.
@@ -161,6 +183,8 @@ def resample(wave, flux, new_wave, ivar=None, method="flux", fill=np.nan, thread
     nan
 
     """
+    if devices.common_device(flux=flux, wave=wave, new_wave=new_wave, ivar=ivar) == "cuda":
+        return _gpu_resample(wave, flux, new_wave, ivar, method, fill)
     if not isinstance(method, str) or method not in _RESAMPLE_METHODS:
         raise ValueError(f"method must be 'flux' or 'linear', got {method!r}")
     linear = method == "linear"
@@ -195,6 +219,50 @@ def resample(wave, flux, new_wave, ivar=None, method="flux", fill=np.nan, thread
         out = out[0]
         out_ivar = None if out_ivar is None else out_ivar[0]
     return out if ivar_arr is None else (out, out_ivar)
+
+
+def _gpu_resample(wave, flux, new_wave, ivar, method, fill):
+    """Run :func:`resample` on the GPU: the same checks and errors, ``deepz._cuda.resample``."""
+    cuda = devices.require_cuda()
+    if not isinstance(method, str) or method not in _RESAMPLE_METHODS:
+        raise ValueError(f"method must be 'flux' or 'linear', got {method!r}")
+    linear = method == "linear"
+    fill_value = _resample_fill(fill)
+    f, was_1d = _gpu.flux_batch("flux", flux)
+    n, m = (int(e) for e in f.shape)
+    batch = _gpu.Batch(f)
+    wave_grid_dev = _gpu.Grid("wave", _gpu.native(wave, "wave"), batch, n_spectra=n)
+    if int(wave_grid_dev.wave.shape[1]) != m:
+        raise ValueError(
+            f"flux and wave must have the same number of pixels M: flux has shape "
+            f"{tuple(f.shape)}, wave {tuple(wave_grid_dev.wave.shape)}"
+        )
+    ivar_check = _gpu.Ivar("ivar", ivar, f, batch)
+    new_grid = _gpu.Grid("new_wave", _gpu.native(new_wave, "new_wave"), batch, n_spectra=n,
+                         min_pixels=1 if linear else 2)
+    values = batch.fetch()  # the one device -> host transfer of this call
+    w, wave_decreasing = wave_grid_dev.finish(values)
+    iv = ivar_check.finish(values)
+    nw, new_decreasing = new_grid.finish(values)
+    if wave_decreasing:
+        f = _gpu.flip_last(f)
+        if iv is not None:
+            iv = _gpu.flip_last(iv)
+    dt = _gpu.dtype(f)
+    p = int(nw.shape[1])
+    out = devices.empty_like(f, shape=(n, p), dtype=dt)
+    out_ivar = None if iv is None else devices.empty_like(f, shape=(n, p), dtype=dt)
+    plan = devices.empty_like(f, shape=(5 * p,), dtype=np.float64)
+    cuda.resample(w, f, iv, nw, linear, fill_value, out, out_ivar, plan,
+                  stream=devices.current_stream(f))
+    if new_decreasing:
+        out = _gpu.flip_last(out)
+        if out_ivar is not None:
+            out_ivar = _gpu.flip_last(out_ivar)
+    if was_1d:
+        out = out[0]
+        out_ivar = None if out_ivar is None else out_ivar[0]
+    return out if iv is None else (out, out_ivar)
 
 
 # =============================================================================
@@ -344,6 +412,15 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
     gives the same numbers, and checks that the grids really behave so,
     redoing a spectrum with the general sweep where they do not.
 
+    GPU arrays (CuPy, torch CUDA): ``templates``, ``rest_wave``, ``obs_wave``
+    and the array ones of ``index`` and ``z`` must all live on the GPU; the
+    result is an array of the same library. One thread per observed bin runs
+    the general sweep's arithmetic (the log-lambda shortcut is not needed
+    there: each thread finds its first rest pixel in O(1) on linear and
+    log-linear grids alike), so the result equals the CPU's general sweep bit
+    for bit and its log-lambda sweep to 1e-14 relative (float64; float32
+    values can then differ in the last bit).
+
     Examples
     --------
     >>> import numpy as np
@@ -358,6 +435,12 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
     (0.6666666666666666, 0.5)
 
     """
+    device = devices.common_device(
+        templates=templates, rest_wave=rest_wave, index=_gpu.arrays_only(index),
+        z=_gpu.arrays_only(z), obs_wave=obs_wave,
+    )
+    if device == "cuda":
+        return _gpu_redshift(templates, rest_wave, index, z, obs_wave, scale, fill)
     tmpl = float_array("templates", templates)
     if tmpl.ndim == 1:
         tmpl = tmpl[None, :]
@@ -418,6 +501,109 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
     return out[0] if one else out
 
 
+def _gpu_redshift_vector(name, value, kinds, check):
+    """``(value, on_device)``: index or z on the GPU path, a device array or a host scalar.
+
+    Host scalars are checked on the host by ``check`` (the CPU validator);
+    device arrays get their dtype and shape checked from the metadata here,
+    their values on the device by the caller.
+    """
+    if _gpu.host_scalar(value):
+        return check(value), False
+    arr = _gpu.native(value, name)
+    if _gpu.dtype(arr).kind not in kinds:
+        what = "hold integers" if kinds == "iu" else "hold real numbers"
+        raise TypeError(f"{name} must {what}, got dtype {_gpu.dtype_name(arr)}")
+    if arr.ndim > 1:
+        raise ValueError(
+            f"{name} must be a scalar or have shape (N,), got shape {tuple(arr.shape)}"
+        )
+    return arr, True
+
+
+def _gpu_redshift(templates, rest_wave, index, z, obs_wave, scale, fill):
+    """Run :func:`redshift` on the GPU: the same checks and errors, ``deepz._cuda.redshift``."""
+    cuda = devices.require_cuda()
+    tmpl = _gpu.native(templates, "templates")
+    _gpu.require_float("templates", tmpl)
+    if tmpl.ndim == 1:
+        tmpl = tmpl.reshape(1, -1)
+    if tmpl.ndim != 2:
+        raise ValueError(
+            f"templates must have shape (M_rest,) or (K, M_rest), got {tuple(tmpl.shape)}"
+        )
+    if tmpl.shape[0] == 0:
+        raise ValueError(f"templates holds no template: shape {tuple(tmpl.shape)}")
+    if np.ndim(rest_wave) != 1:
+        raise ValueError(
+            f"rest_wave must have shape (M_rest,), got shape {tuple(np.shape(rest_wave))}"
+        )
+    if np.ndim(obs_wave) != 1:
+        raise ValueError(f"obs_wave must have shape (P,), got shape {tuple(np.shape(obs_wave))}")
+    k = int(tmpl.shape[0])
+    batch = _gpu.Batch(tmpl)
+    rest_grid = _gpu.Grid("rest_wave", _gpu.native(rest_wave, "rest_wave"), batch)
+    obs_grid = _gpu.Grid("obs_wave", _gpu.native(obs_wave, "obs_wave"), batch)
+    rest_min = batch.add(rest_grid.wave.min())
+    obs_min = batch.add(obs_grid.wave.min())
+    r, p = int(rest_grid.wave.shape[1]), int(obs_grid.wave.shape[1])
+    if tmpl.shape[1] != r:
+        raise ValueError(
+            f"templates must have one value per rest_wave pixel ({r}), "
+            f"got shape {tuple(tmpl.shape)}"
+        )
+    mod = _gpu.xp(tmpl)
+    idx, idx_on_device = _gpu_redshift_vector(
+        "index", index, "iu", lambda v: _redshift_index(v, k)
+    )
+    zz, z_on_device = _gpu_redshift_vector("z", z, "iuf", _redshift_z)
+    idx_ok = z_ok = None
+    if idx_on_device:
+        idx_ok = batch.add(((idx >= 0) & (idx < k)).all())
+    if z_on_device:
+        zz = _gpu.astype(zz, np.float64)
+        z_ok = batch.add((mod.isfinite(zz) & (zz > -1.0)).all())
+    sizes = [int(np.prod(tuple(a.shape), dtype=np.int64)) for a in (idx, zz) if np.ndim(a) == 1]
+    one = len(sizes) == 0
+    if len(sizes) == 2 and sizes[0] != sizes[1]:
+        raise ValueError(
+            f"index and z must have the same length, got index ({sizes[0]},) and z ({sizes[1]},)"
+        )
+    n = sizes[0] if sizes else 1
+    if n == 0:
+        raise ValueError("index and z are an empty batch: nothing to redshift")
+    if not isinstance(scale, str) or scale not in _REDSHIFT_SCALES:
+        raise ValueError(f"scale must be one of {sorted(_REDSHIFT_SCALES)}, got {scale!r}")
+    try:
+        fill_value = float(fill)
+    except (TypeError, ValueError):
+        raise TypeError(f"fill must be a real number, got {fill!r}") from None
+
+    values = batch.fetch()  # the one device -> host transfer of this call
+    rest, rest_flipped = rest_grid.finish(values)
+    obs, obs_flipped = obs_grid.finish(values)
+    for name, slot in (("rest_wave", rest_min), ("obs_wave", obs_min)):
+        if not values[slot] > 0:
+            raise ValueError(f"{name} must be > 0 (Angstrom), got {values[slot]}")
+    if idx_ok is not None and not values[idx_ok]:
+        _redshift_index(_gpu.to_numpy(idx), k)
+    if z_ok is not None and not values[z_ok]:
+        _redshift_z(_gpu.to_numpy(zz))
+
+    if rest_flipped:
+        tmpl = _gpu.flip_last(tmpl)
+    tmpl = _gpu.contiguous(tmpl)
+    idx = _gpu.vector(idx, tmpl, n, np.int64)
+    zz = _gpu.vector(zz, tmpl, n, np.float64)
+    out = devices.empty_like(tmpl, shape=(n, p), dtype=_gpu.dtype(tmpl))
+    edges = devices.empty_like(tmpl, shape=(r + p + 2,), dtype=np.float64)
+    cuda.redshift(tmpl, rest[0], idx, zz, obs[0], _REDSHIFT_SCALES[scale], fill_value, out, edges,
+                  stream=devices.current_stream(tmpl))
+    if obs_flipped:
+        out = _gpu.flip_last(out)
+    return out[0] if one else out
+
+
 # =============================================================================
 # add_noise
 # =============================================================================
@@ -437,6 +623,39 @@ def _noise_uint64(name, value, upper=2**64):
     return out
 
 
+def _noise_sigma_shape(shape: tuple, n: int, m: int) -> tuple[int, int]:
+    """Return the (1 or n, 1 or m) shape a sigma array of ``shape`` takes (ValueError if none)."""
+    text = "(" + ", ".join(str(d) for d in shape) + ")"
+    if len(shape) == 0:
+        return (1, 1)
+    if len(shape) == 1:
+        size = shape[0]
+        if size == 1:
+            return (1, 1)
+        if size == m and size == n:
+            raise ValueError(
+                f"sigma of shape {text} is ambiguous: flux has N = M = {n} (spectra = "
+                f"pixels); pass sigma with shape ({n}, 1) for one sigma per spectrum or "
+                f"(1, {m}) for one per pixel"
+            )
+        if size == m:
+            return (1, m)
+        if size == n:
+            return (n, 1)
+        raise ValueError(
+            f"sigma must be a scalar or have shape ({n},) (per spectrum), ({m},) (per "
+            f"pixel), ({n}, 1), (1, {m}) or ({n}, {m}) to match flux, got {text}"
+        )
+    if len(shape) == 2:
+        if shape[0] not in (1, n) or shape[1] not in (1, m):
+            raise ValueError(
+                f"sigma must have shape (1 or {n}, 1 or {m}) to broadcast against flux "
+                f"({n}, {m}), got {text}"
+            )
+        return (int(shape[0]), int(shape[1]))
+    raise ValueError(f"sigma must be a scalar, 1-D or 2-D, got shape {text}")
+
+
 def _noise_sigma(sigma, n: int, m: int, dtype) -> np.ndarray:
     """Return sigma as a C-contiguous (1 or n, 1 or m) array of ``dtype``."""
     if isinstance(sigma, (bool, np.bool_)):
@@ -449,36 +668,7 @@ def _noise_sigma(sigma, n: int, m: int, dtype) -> np.ndarray:
         raise TypeError(f"sigma must be a real number or a float array, got {sigma!r}")
     else:
         arr = float_array("sigma", sigma)
-        shape = "(" + ", ".join(str(d) for d in arr.shape) + ")"
-        if arr.ndim == 0:
-            arr = arr.reshape(1, 1)
-        elif arr.ndim == 1:
-            size = arr.shape[0]
-            if size == 1:
-                arr = arr.reshape(1, 1)
-            elif size == m and size == n:
-                raise ValueError(
-                    f"sigma of shape {shape} is ambiguous: flux has N = M = {n} (spectra = "
-                    f"pixels); pass sigma with shape ({n}, 1) for one sigma per spectrum or "
-                    f"(1, {m}) for one per pixel"
-                )
-            elif size == m:
-                arr = arr.reshape(1, m)
-            elif size == n:
-                arr = arr.reshape(n, 1)
-            else:
-                raise ValueError(
-                    f"sigma must be a scalar or have shape ({n},) (per spectrum), ({m},) (per "
-                    f"pixel), ({n}, 1), (1, {m}) or ({n}, {m}) to match flux, got {shape}"
-                )
-        elif arr.ndim == 2:
-            if arr.shape[0] not in (1, n) or arr.shape[1] not in (1, m):
-                raise ValueError(
-                    f"sigma must have shape (1 or {n}, 1 or {m}) to broadcast against flux "
-                    f"({n}, {m}), got {shape}"
-                )
-        else:
-            raise ValueError(f"sigma must be a scalar, 1-D or 2-D, got shape {shape}")
+        arr = arr.reshape(_noise_sigma_shape(arr.shape, n, m))
         arr = np.ascontiguousarray(arr.astype(dtype, copy=False))
     good = np.isfinite(arr) & (arr > 0)
     if not np.all(good):
@@ -496,6 +686,25 @@ def _noise_sigma(sigma, n: int, m: int, dtype) -> np.ndarray:
             f"got {smallest}"
         )
     return arr
+
+
+def _noise_poisson_check(flux: np.ndarray, sig: np.ndarray) -> None:
+    """ValueError unless flux >= 0 where finite and flux / sigma <= 2**52 (kind="poisson")."""
+    finite = np.isfinite(flux)
+    negative = (flux < 0) & finite
+    if np.any(negative):
+        bad = tuple(int(i) for i in np.argwhere(negative)[0])
+        raise ValueError(
+            f"flux must be >= 0 where finite with kind='poisson' (it is the expected "
+            f"signal), got {flux[bad]} at index {bad}"
+        )
+    counts = np.where(finite, flux, 0).astype(np.float64) / sig.astype(np.float64)
+    most = float(counts.max())
+    if most > _POISSON_MAX_COUNTS:
+        raise ValueError(
+            f"flux / sigma (the expected number of counts; sigma is the flux of one count "
+            f"with kind='poisson') must be <= 2**52, got {most:.6g}"
+        )
 
 
 def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
@@ -572,6 +781,12 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
     A non-finite flux (NaN, +-inf) is masked: it is returned unchanged with
     ivar 0, and the noise of the other pixels does not change.
 
+    GPU arrays (CuPy, torch CUDA): ``flux`` and an array ``sigma`` must both
+    live on the GPU (a scalar sigma is fine); ``noisy`` and ``ivar`` are
+    arrays of the same library, bit-identical to the CPU's in float32 and
+    float64 (the same Philox counters and polynomials; one GPU thread per
+    block of 4 pixels, or per pixel for Poisson).
+
     Examples
     --------
     >>> import numpy as np
@@ -585,6 +800,8 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
     True
 
     """
+    if devices.common_device(flux=flux, sigma=_gpu.arrays_only(sigma)) == "cuda":
+        return _gpu_add_noise(flux, sigma, seed, kind, offset)
     flux, was_1d = flux_batch("flux", flux)
     n, m = flux.shape
     if not isinstance(kind, str) or kind not in _NOISE_KINDS:
@@ -595,24 +812,81 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
         raise ValueError(f"offset + N must be <= 2**64, got offset {offset} with N = {n}")
     sig = _noise_sigma(sigma, n, m, flux.dtype)
     if kind == "poisson":
-        finite = np.isfinite(flux)
-        negative = (flux < 0) & finite
-        if np.any(negative):
-            bad = tuple(int(i) for i in np.argwhere(negative)[0])
-            raise ValueError(
-                f"flux must be >= 0 where finite with kind='poisson' (it is the expected "
-                f"signal), got {flux[bad]} at index {bad}"
-            )
-        counts = np.where(finite, flux, 0).astype(np.float64) / sig.astype(np.float64)
-        most = float(counts.max())
-        if most > _POISSON_MAX_COUNTS:
-            raise ValueError(
-                f"flux / sigma (the expected number of counts; sigma is the flux of one count "
-                f"with kind='poisson') must be <= 2**52, got {most:.6g}"
-            )
+        _noise_poisson_check(flux, sig)
     noisy, ivar = _core.add_noise(
         flux, sig, seed, offset, _NOISE_KINDS[kind], resolve_threads(threads)
     )
+    if was_1d:
+        return noisy[0], ivar[0]
+    return noisy, ivar
+
+
+def _gpu_noise_counts_max(f, sig):
+    """Return, on the device, max(flux / sigma) over finite flux, as the CPU computes it.
+
+    In float64, ``where(isfinite(f), f, 0) / sigma``, by chunks of rows.
+    """
+    mod = _gpu.xp(f)
+    n = int(f.shape[0])
+    step = max(1, _gpu._CHUNK_ELEMENTS // int(f.shape[1]))
+    parts = []
+    for i in range(0, n, step):
+        rows = f[i : i + step]
+        s = sig[i : i + step] if int(sig.shape[0]) == n and n > 1 else sig
+        counts = _gpu.astype(mod.where(mod.isfinite(rows), rows, 0), np.float64)
+        parts.append((counts / _gpu.astype(s, np.float64)).max())
+    return parts[0] if len(parts) == 1 else mod.stack(parts).max()
+
+
+def _gpu_add_noise(flux, sigma, seed, kind, offset):
+    """Run :func:`add_noise` on the GPU: the same checks and errors, ``deepz._cuda.add_noise``."""
+    cuda = devices.require_cuda()
+    f, was_1d = _gpu.flux_batch("flux", flux)
+    n, m = (int(e) for e in f.shape)
+    dt = _gpu.dtype(f)
+    if not isinstance(kind, str) or kind not in _NOISE_KINDS:
+        raise ValueError(f"kind must be 'gaussian' or 'poisson', got {kind!r}")
+    seed = _noise_uint64("seed", seed)
+    offset = _noise_uint64("offset", offset)
+    if offset + n > 2**64:
+        raise ValueError(f"offset + N must be <= 2**64, got offset {offset} with N = {n}")
+    batch = _gpu.Batch(f)
+    mod = _gpu.xp(f)
+    if _gpu.host_scalar(sigma) or sigma is None or isinstance(sigma, (str, bytes, bool)):
+        sig = _gpu.from_numpy(_noise_sigma(sigma, n, m, dt), f)  # checked on the host
+        sig_ok = None
+    else:
+        sig = _gpu.native(sigma, "sigma")
+        _gpu.require_float("sigma", sig)
+        sig = _gpu.contiguous(_gpu.astype(sig.reshape(_noise_sigma_shape(tuple(sig.shape), n, m)),
+                                          dt))
+        sig_ok = batch.add(
+            _gpu.reduce_rows(sig, lambda c: (mod.isfinite(c) & (c > 0)).all(), "all")
+        )
+        sig_min = batch.add(sig.min())
+    if kind == "poisson":
+        neg_ok = batch.add(
+            _gpu.reduce_rows(f, lambda c: ~((c < 0) & mod.isfinite(c)).any(), "all")
+        )
+        most = batch.add(_gpu_noise_counts_max(f, sig))
+    values = batch.fetch()  # the one device -> host transfer of this call
+    if sig_ok is not None:
+        if not values[sig_ok]:
+            _noise_sigma(_gpu.to_numpy(sig), n, m, dt)  # raises the CPU path's error
+        smallest = np.float64(values[sig_min])
+        with np.errstate(over="ignore", divide="ignore"):
+            ivar_max = (1.0 / (smallest * smallest)).astype(dt)  # as the kernel computes it
+        if not np.isfinite(ivar_max):
+            raise ValueError(
+                f"sigma must be large enough for 1/sigma**2 to fit in {np.dtype(dt).name}, "
+                f"got {smallest}"
+            )
+    if kind == "poisson" and not (values[neg_ok] and values[most] <= _POISSON_MAX_COUNTS):
+        _noise_poisson_check(_gpu.to_numpy(f), _gpu.to_numpy(sig))
+    noisy = devices.empty_like(f, shape=(n, m), dtype=dt)
+    ivar = devices.empty_like(f, shape=(n, m), dtype=dt)
+    cuda.add_noise(f, sig, seed, offset, _NOISE_KINDS[kind], noisy, ivar,
+                   stream=devices.current_stream(f))
     if was_1d:
         return noisy[0], ivar[0]
     return noisy, ivar
@@ -675,6 +949,10 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
     with no valid pixel gets NaN and ivar 0. Sums are accumulated in float64;
     unmasked ``"sum"`` conserves the total flux of the kept pixels.
 
+    GPU arrays (CuPy, torch CUDA): ``flux`` and ``ivar`` must both live on
+    the GPU; the results are arrays of the same library, bit-identical to the
+    CPU's (one GPU thread per merged pixel, the same sums in the same order).
+
     Examples
     --------
     >>> import numpy as np
@@ -687,8 +965,21 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
     (array([1. , 3.5]), array([1., 2.]))
 
     """
+    if devices.common_device(flux=flux, ivar=ivar) == "cuda":
+        return _gpu_merge_bins(flux, factor, ivar, how)
     flux, was_1d = flux_batch("flux", flux)
-    m = flux.shape[1]
+    factor, mean = _merge_args(factor, how, flux.shape[1])
+    iv = ivar_like("ivar", ivar, flux)
+    out = _core.merge_bins(flux, factor, iv, mean, resolve_threads(threads))
+    if iv is None:
+        return out[0] if was_1d else out
+    if was_1d:
+        return out[0][0], out[1][0]
+    return out
+
+
+def _merge_args(factor, how, m: int) -> tuple[int, bool]:
+    """Return ``(factor, mean)``, checked against the M pixels of flux."""
     if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, (int, np.integer)):
         raise ValueError(f"factor must be an int >= 1, got {type(factor).__name__} {factor!r}")
     factor = int(factor)
@@ -698,13 +989,27 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
         raise ValueError(f"factor must be <= the number of pixels M = {m}, got {factor}")
     if not isinstance(how, str) or how not in _MERGE_HOW:
         raise ValueError(f"how must be 'sum' or 'mean', got {how!r}")
-    iv = ivar_like("ivar", ivar, flux)
-    out = _core.merge_bins(flux, factor, iv, _MERGE_HOW[how], resolve_threads(threads))
-    if iv is None:
+    return factor, _MERGE_HOW[how]
+
+
+def _gpu_merge_bins(flux, factor, ivar, how):
+    """Run :func:`merge_bins` on the GPU: the same checks and errors, ``deepz._cuda``."""
+    cuda = devices.require_cuda()
+    f, was_1d = _gpu.flux_batch("flux", flux)
+    n, m = (int(e) for e in f.shape)
+    factor, mean = _merge_args(factor, how, m)
+    batch = _gpu.Batch(f)
+    ivar_check = _gpu.Ivar("ivar", ivar, f, batch)
+    iv = ivar_check.finish(batch.fetch())  # the one device -> host transfer (none without ivar)
+    dt = _gpu.dtype(f)
+    out = devices.empty_like(f, shape=(n, m // factor), dtype=dt)
+    ivar_out = None if iv is None else devices.empty_like(f, shape=(n, m // factor), dtype=dt)
+    cuda.merge_bins(f, factor, iv, mean, out, ivar_out, stream=devices.current_stream(f))
+    if ivar_out is None:
         return out[0] if was_1d else out
     if was_1d:
-        return out[0][0], out[1][0]
-    return out
+        return out[0], ivar_out[0]
+    return out, ivar_out
 
 
 # =============================================================================
@@ -951,6 +1256,11 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     Work per spectrum is O(L * window pixels * log) (the MAD sorts each
     window); the spectra run in parallel, the GIL released.
 
+    GPU arrays (CuPy, torch CUDA): ``wave``, ``flux``, ``ivar`` and an array
+    ``z0`` must all live on the GPU; the fields of the result are arrays of
+    the same library (0-d arrays for a 1-D ``flux``), bit-identical to the
+    CPU's: each GPU thread runs the same per-spectrum code.
+
     Examples
     --------
     >>> import numpy as np
@@ -962,6 +1272,8 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     (0.1, 1)
 
     """
+    if devices.common_device(flux=flux, wave=wave, ivar=ivar, z0=_gpu.arrays_only(z0)) == "cuda":
+        return _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min)
     flux, was_1d = flux_batch("flux", flux)
     n, m = flux.shape
     wave, decreasing = wave_grid("wave", wave, n_spectra=n, min_pixels=3)
@@ -989,6 +1301,92 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     z, line_wave, line_snr, n_found, quality = _core.line_search(
         wave, flux, ivar, z0, rest, strength, sign, window, w_dist, w_height, w_spacing,
         snr_min, nthreads,
+    )
+    if was_1d:
+        z, line_wave, line_snr, n_found, quality = (
+            z[0], line_wave[0], line_snr[0], n_found[0], quality[0]
+        )
+    return LineSearchResult(z, line_wave, line_snr, n_found, quality, line_tuple)
+
+
+# Scratch of the GPU line search: each worker thread needs M + 2 L doubles;
+# the pool is as large as the batch, at most _LS_MAX_WORKERS threads (enough
+# to fill an H100) and _LS_SCRATCH_BYTES in all.
+_LS_MAX_WORKERS = 1 << 15
+_LS_SCRATCH_BYTES = 256 << 20
+
+
+def _ls_workers(n: int, m: int, n_lines: int) -> int:
+    """Return the number of GPU worker threads (each with its own scratch slice)."""
+    per_worker = 8 * (m + 2 * n_lines)
+    return max(1, min(n, _LS_MAX_WORKERS, _LS_SCRATCH_BYTES // per_worker))
+
+
+def _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min):
+    """Run :func:`line_search` on the GPU: the same checks and errors, ``deepz._cuda``."""
+    cuda = devices.require_cuda()
+    f, was_1d = _gpu.flux_batch("flux", flux)
+    n, m = (int(e) for e in f.shape)
+    dt = _gpu.dtype(f)
+    batch = _gpu.Batch(f)
+    grid = _gpu.Grid("wave", _gpu.native(wave, "wave"), batch, n_spectra=n, min_pixels=3)
+    if grid.wave.shape[1] != m:
+        raise ValueError(
+            f"wave must have as many pixels as flux ({m}), got shape {tuple(grid.wave.shape)}"
+        )
+    ivar_check = _gpu.Ivar("ivar", ivar, f, batch)
+    z0_ok = None
+    if _gpu.host_scalar(z0):
+        zz = _ls_z0(z0, 1)[0]  # checked on the host
+    else:
+        zz = _gpu.native(z0, "z0")
+        if _gpu.dtype(zz).kind not in "iuf":
+            raise TypeError(
+                f"z0 must be a real number or an array of them, got dtype {_gpu.dtype_name(zz)}"
+            )
+        zz = _gpu.astype(zz, np.float64)
+        if zz.ndim != 0 and tuple(zz.shape) != (n,):
+            raise ValueError(f"z0 must be a scalar or have shape ({n},), got {tuple(zz.shape)}")
+        z0_ok = batch.add((_gpu.xp(zz).isfinite(zz) & (zz > -1.0)).all())
+    line_tuple = _ls_lines(lines)
+    window = scalar("window", window, lo=0.0, lo_open=True)
+    if window >= 1.0:
+        raise ValueError(f"window must be < 1 (a half-width in redshift), got {window}")
+    w_dist, w_height, w_spacing = _ls_weights(weights)
+    snr_min = scalar("snr_min", snr_min, lo=0.0)
+
+    values = batch.fetch()  # the one device -> host transfer of this call
+    wave_dev, decreasing = grid.finish(values)
+    iv = ivar_check.finish(values)
+    if z0_ok is not None and not values[z0_ok]:
+        _ls_z0(_gpu.to_numpy(zz), n)
+    if decreasing:
+        f = _gpu.flip_last(f)
+        if iv is not None:
+            iv = _gpu.flip_last(iv)
+    zz = _gpu.vector(zz, f, n, np.float64)
+
+    # The line table on the device, with the search order of the CPU binding
+    # (strongest first, ties in the given order: a stable sort).
+    strength = np.array([line.strength for line in line_tuple], dtype=np.float64)
+    table = _gpu.from_numpy(
+        np.stack([[line.wave for line in line_tuple], strength,
+                  [line.sign for line in line_tuple]]).astype(np.float64),
+        f,
+    )
+    order = _gpu.from_numpy(np.argsort(-strength, kind="stable").astype(np.int64), f)
+    n_lines = len(line_tuple)
+    z = devices.empty_like(f, shape=(n,), dtype=dt)
+    line_wave = devices.empty_like(f, shape=(n, n_lines), dtype=dt)
+    line_snr = devices.empty_like(f, shape=(n, n_lines), dtype=dt)
+    n_found = devices.empty_like(f, shape=(n,), dtype=np.int64)
+    quality = devices.empty_like(f, shape=(n,), dtype=dt)
+    workers = _ls_workers(n, m, n_lines)
+    scratch = devices.empty_like(f, shape=(workers * (m + 2 * n_lines),), dtype=np.float64)
+    cuda.line_search(
+        wave_dev, f, iv, zz, table[0], table[1], table[2], order, window, w_dist, w_height,
+        w_spacing, snr_min, z, line_wave, line_snr, n_found, quality, scratch,
+        stream=devices.current_stream(f),
     )
     if was_1d:
         z, line_wave, line_snr, n_found, quality = (

@@ -136,7 +136,7 @@ DEEPZ_HD double parabola_vertex(double x0, double y0, double x1, double y1, doub
 }  // namespace line_search_detail
 
 // Size (in doubles) of the scratch buffer line_search_spectrum needs.
-inline std::int64_t line_search_scratch_size(std::int64_t m, std::int64_t n_lines) {
+DEEPZ_HD std::int64_t line_search_scratch_size(std::int64_t m, std::int64_t n_lines) {
   return m + 2 * n_lines;
 }
 

@@ -387,6 +387,58 @@ DEEPZ_HD double poisson_count(double lam, std::uint64_t seed, std::uint32_t bloc
 // ---- the kernels -----------------------------------------------------------------
 enum class NoiseKind : int { gaussian = 0, poisson = 1 };
 
+// One pixel of Gaussian noise from its standard normal z: noisy = f + s z,
+// ivar = 1 / s^2 (in double, then rounded to T); a non-finite f is copied
+// with ivar 0.
+template <class T>
+DEEPZ_HD void gaussian_noise_pixel(T f, T s, T z, T* noisy, T* ivar) {
+  const double sd = static_cast<double>(s);
+  const T iv = static_cast<T>(rmath::div(1.0, rmath::mul(sd, sd)));
+  const T y = rmath::add(f, rmath::mul(s, z));
+  const bool ok = rmath::finite(f);
+  *noisy = rmath::select(ok, y, f);
+  *ivar = rmath::select(ok, iv, T(0));
+}
+
+// Gaussian noise on pixel block b (pixels 4b .. 4b+3, those < m) of one
+// spectrum with global index `index`: one Philox draw, two normal pairs.
+// The CUDA twin runs one block per thread; gaussian_noise_row computes the
+// same values for a whole row (the same operations, staged for the CPU's
+// vector units).
+template <class T>
+DEEPZ_HD void gaussian_noise_block(const T* flux, const T* sigma, std::int64_t sigma_step,
+                                   std::int64_t m, std::uint64_t seed, std::uint64_t index,
+                                   std::int64_t b, T* noisy, T* ivar) {
+  const Philox4x32 x = philox_draw(seed, static_cast<std::uint32_t>(b), 0u, index);
+  T z[4];
+  normal_pair(x.v[0], x.v[1], &z[0], &z[1]);
+  normal_pair(x.v[2], x.v[3], &z[2], &z[3]);
+  const std::int64_t p0 = 4 * b;
+  for (int i = 0; i < 4; ++i) {
+    const std::int64_t p = p0 + i;
+    if (p >= m) break;
+    gaussian_noise_pixel(flux[p], sigma[p * sigma_step], z[i], noisy + p, ivar + p);
+  }
+}
+
+// One pixel p of Poisson noise: noisy = s Poisson(f / s), ivar = 1 / (s
+// max(f, s)); a non-finite f is copied with ivar 0.
+template <class T>
+DEEPZ_HD void poisson_noise_pixel(T f, T sigma, std::uint64_t seed, std::uint64_t index,
+                                  std::int64_t p, T* noisy, T* ivar) {
+  if (!rmath::finite(f)) {
+    *noisy = f;
+    *ivar = T(0);
+    return;
+  }
+  const double s = static_cast<double>(sigma);
+  const double fd = static_cast<double>(f);
+  const double k = poisson_count(rmath::div(fd, s), seed, static_cast<std::uint32_t>(p >> 2),
+                                 static_cast<std::uint32_t>(p & 3), index);
+  *noisy = static_cast<T>(rmath::mul(s, k));
+  *ivar = static_cast<T>(rmath::div(1.0, rmath::mul(s, fd > s ? fd : s)));
+}
+
 // Gaussian noise on one spectrum of m pixels with global index `index`:
 // noisy = flux + sigma z, ivar = 1 / sigma^2; a non-finite flux is copied and
 // gets ivar 0. sigma[p * sigma_step] is the sigma of pixel p (step 0: one
@@ -420,14 +472,7 @@ void gaussian_noise_row(const T* flux, const T* sigma, std::int64_t sigma_step, 
     const std::int64_t np = m - p0 < 4 * nb ? m - p0 : 4 * nb;
     for (std::int64_t i = 0; i < np; ++i) {
       const std::int64_t p = p0 + i;
-      const T f = flux[p];
-      const T s = sigma[p * sigma_step];
-      const double sd = static_cast<double>(s);
-      const T iv = static_cast<T>(rmath::div(1.0, rmath::mul(sd, sd)));
-      const T y = rmath::add(f, rmath::mul(s, z[i]));
-      const bool ok = rmath::finite(f);
-      noisy[p] = rmath::select(ok, y, f);
-      ivar[p] = rmath::select(ok, iv, T(0));
+      gaussian_noise_pixel(flux[p], sigma[p * sigma_step], z[i], noisy + p, ivar + p);
     }
   }
 }
@@ -437,20 +482,8 @@ void gaussian_noise_row(const T* flux, const T* sigma, std::int64_t sigma_step, 
 template <class T>
 void poisson_noise_row(const T* flux, const T* sigma, std::int64_t sigma_step, std::int64_t m,
                        std::uint64_t seed, std::uint64_t index, T* noisy, T* ivar) {
-  for (std::int64_t p = 0; p < m; ++p) {
-    const T f = flux[p];
-    if (!rmath::finite(f)) {
-      noisy[p] = f;
-      ivar[p] = T(0);
-      continue;
-    }
-    const double s = static_cast<double>(sigma[p * sigma_step]);
-    const double fd = static_cast<double>(f);
-    const double k = poisson_count(rmath::div(fd, s), seed, static_cast<std::uint32_t>(p >> 2),
-                                   static_cast<std::uint32_t>(p & 3), index);
-    noisy[p] = static_cast<T>(rmath::mul(s, k));
-    ivar[p] = static_cast<T>(rmath::div(1.0, rmath::mul(s, fd > s ? fd : s)));
-  }
+  for (std::int64_t p = 0; p < m; ++p)
+    poisson_noise_pixel(flux[p], sigma[p * sigma_step], seed, index, p, noisy + p, ivar + p);
 }
 
 // Noise on spectra [begin, end) of an (n, m) batch. sigma is (sigma_rows,

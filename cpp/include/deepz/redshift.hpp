@@ -100,6 +100,45 @@ DEEPZ_HD double redshift_factor(int mode, double opz, double inv) {
                                                           : 1.0;
 }
 
+namespace redshift_detail {
+
+// Rest bin holding x: the last m with er[m] <= x, clamped to [0, r - 1].
+DEEPZ_HD std::int64_t rest_bin(const double* er, std::int64_t r, double x) {
+  std::int64_t m = first_true(r + 1, [=](std::int64_t i) { return er[i] > x; }) - 1;
+  return m < 0 ? 0 : (m > r - 1 ? r - 1 : m);
+}
+
+// The same bin, found by galloping out from a guess g (any g gives the same
+// answer; a good one makes it O(1)): O(log |answer - g|) reads of er.
+DEEPZ_HD std::int64_t rest_bin_near(const double* er, std::int64_t r, double x, std::int64_t g) {
+  const std::int64_t m =
+      first_true_near(r + 1, [=](std::int64_t i) { return er[i] > x; }, g) - 1;
+  return m < 0 ? 0 : (m > r - 1 ? r - 1 : m);
+}
+
+}  // namespace redshift_detail
+
+// One covered observed bin of the general sweep: its rest-frame interval is
+// [lo, hi]; the rest pixels m, m + 1, ... are walked from *m (the pixel holding
+// lo, or one before it that does not overlap [lo, hi]) to the one holding hi,
+// where *m is left (the next bin starts there). Returns the scaled mean, or
+// fill when no unmasked pixel overlaps.
+template <class T>
+DEEPZ_HD double redshift_general_bin(const T* t, const double* er, std::int64_t r, double lo,
+                                     double hi, std::int64_t* m_io, double factor, double fill) {
+  using namespace redshift_detail;
+  std::int64_t m = *m_io;
+  double wsum = 0.0, acc = 0.0, tref = 0.0;
+  bool have = false;
+  for (;;) {  // the rest pixels from the one holding lo to the one holding hi
+    add_pixel(lo, hi, er[m], er[m + 1], static_cast<double>(t[m]), &wsum, &acc, &tref, &have);
+    if (er[m + 1] >= hi || m + 1 >= r) break;
+    ++m;
+  }
+  *m_io = m;
+  return wsum == 0.0 ? fill : (tref + acc / wsum) * factor;
+}
+
 // General sweep for one spectrum. t: (r,) template; er: (r+1,) rest edges;
 // eo: (p+1,) observed edges; opz = 1 + z > 0; out: (p,).
 template <class T>
@@ -115,22 +154,61 @@ DEEPZ_HD void redshift_one(const T* t, const double* er, std::int64_t r, const d
   }
   if (j0 >= j1) return;
   double lo = eo[j0] * inv;
-  // Rest bin holding lo: the last m with er[m] <= lo (er[0] <= lo < er[r]).
-  std::int64_t m = first_true(r + 1, [=](std::int64_t i) { return er[i] > lo; }) - 1;
-  if (m < 0) m = 0;
-  if (m > r - 1) m = r - 1;
+  std::int64_t m = rest_bin(er, r, lo);  // er[0] <= lo < er[r]
   for (std::int64_t j = j0; j < j1; ++j) {
     const double hi = eo[j + 1] * inv;
-    double wsum = 0.0, acc = 0.0, tref = 0.0;
-    bool have = false;
-    for (;;) {  // the rest pixels from the one holding lo to the one holding hi
-      add_pixel(lo, hi, er[m], er[m + 1], static_cast<double>(t[m]), &wsum, &acc, &tref, &have);
-      if (er[m + 1] >= hi || m + 1 >= r) break;
-      ++m;
-    }
-    out[j] = static_cast<T>(wsum == 0.0 ? fill : (tref + acc / wsum) * factor);
+    out[j] = static_cast<T>(redshift_general_bin(t, er, r, lo, hi, &m, factor, fill));
     lo = hi;
   }
+}
+
+// -- the same sweep, one observed bin at a time (the CUDA kernel: a thread per bin) --
+//
+// redshift_pixel_setup() once per spectrum, then redshift_pixel() for each bin j
+// in any order: the bin's first rest pixel is found by rest_bin_near() from a
+// guess interpolated between the first and last covered bins, and the bin is
+// summed by redshift_general_bin(), so every value equals redshift_one()'s bit
+// for bit (the start pixel may differ only by a pixel that does not overlap the
+// bin, which adds exact zeros).
+struct RedshiftPixelSetup {
+  double inv;       // 1 / (1 + z)
+  double factor;    // redshift_factor()
+  std::int64_t j0;  // covered observed bins [j0, j1)
+  std::int64_t j1;
+  std::int64_t m0;  // rest bin holding the lower edge of bin j0 ...
+  std::int64_t m1;  // ... and of bin j1 - 1 (the guesses interpolate between them)
+};
+
+DEEPZ_HD RedshiftPixelSetup redshift_pixel_setup(const double* er, std::int64_t r,
+                                                 const double* eo, std::int64_t p, double opz,
+                                                 int mode) {
+  using namespace redshift_detail;
+  RedshiftPixelSetup s;
+  s.inv = 1.0 / opz;
+  s.factor = redshift_factor(mode, opz, s.inv);
+  covered_bins(er, r, eo, p, s.inv, &s.j0, &s.j1);
+  s.m0 = s.m1 = 0;
+  if (s.j0 < s.j1) {
+    s.m0 = rest_bin(er, r, eo[s.j0] * s.inv);
+    s.m1 = rest_bin(er, r, eo[s.j1 - 1] * s.inv);
+  }
+  return s;
+}
+
+template <class T>
+DEEPZ_HD T redshift_pixel(const T* t, const double* er, std::int64_t r, const double* eo,
+                          const RedshiftPixelSetup& s, std::int64_t j, double fill) {
+  using namespace redshift_detail;
+  if (j < s.j0 || j >= s.j1) return static_cast<T>(fill);
+  const double lo = eo[j] * s.inv, hi = eo[j + 1] * s.inv;
+  const std::int64_t span = s.j1 - 1 - s.j0;
+  const std::int64_t guess =
+      span > 0 ? s.m0 + static_cast<std::int64_t>(static_cast<double>(s.m1 - s.m0) *
+                                                  static_cast<double>(j - s.j0) /
+                                                  static_cast<double>(span))
+               : s.m0;
+  std::int64_t m = rest_bin_near(er, r, lo, guess);
+  return static_cast<T>(redshift_general_bin(t, er, r, lo, hi, &m, s.factor, fill));
 }
 
 // Log-lambda sweep for one spectrum (same arguments). Valid only when the

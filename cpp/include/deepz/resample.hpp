@@ -362,6 +362,175 @@ DEEPZ_HD void resample_spectrum(const ResampleWeights& wt, const ResampleChunks&
   }
 }
 
+// ---------------------------------------------------------------------------
+// One output pixel at a time: the decomposition of the CUDA kernel (a thread
+// per output pixel), which finds its input pixels by a search where
+// resample_build_* sweep, and sums them where resample_accumulate/finish do.
+// Every step is the expression of the CPU path, in the same order, so the
+// results are the CPU's bit for bit: the weights of output pixel j are those
+// resample_build_* store (the sweep's pointer, carried from pixel to pixel,
+// is the first input pixel that the search finds); its sums run over the
+// same entries in the same order; and the general finish (1 / den, den^2 /
+// err) gives the bits of the all-valid shortcut whenever the pixel's inputs
+// are all valid (den is then tot exactly: the same sum of the same weights).
+
+// Bin edges of m centres: stored (edges[i]) or computed when asked
+// (bin_edge(), the values bin_edges() stores).
+struct ResampleEdgesStored {
+  const double* e;
+  DEEPZ_HD double operator()(std::int64_t i) const { return e[i]; }
+};
+struct ResampleEdgesOnTheFly {
+  const double* w;
+  std::int64_t m;
+  DEEPZ_HD double operator()(std::int64_t i) const { return bin_edge(w, m, i); }
+};
+
+// What output pixel j reads: `count` input pixels from `first` (count 0: not
+// covered, fill). Flux: a, b are the output bin's edges clamped to the input
+// grid and r = 1 / (summed overlaps) (the weights are recomputed from the
+// edges as (overlap) * r, or 1 when count == 1). Linear: a, b are the
+// weights of the (at most two) entries, in order. Five doubles, so that the
+// CUDA kernel can store one per output pixel of a shared grid.
+struct ResamplePlan {
+  double first, count, a, b, r;
+};
+
+// Plan of the flux-conserving output bin [lo, hi] over the m input bins with
+// edges ein (an accessor); guess: where its first input pixel probably is.
+template <class Edges>
+DEEPZ_HD ResamplePlan resample_plan_flux(const Edges& ein, std::int64_t m, double lo, double hi,
+                                         std::int64_t guess) {
+  ResamplePlan pl{0.0, 0.0, 0.0, 0.0, 0.0};
+  const double lo_edge = ein(0), hi_edge = ein(m);
+  const double tol = 1e-9 * (hi - lo);
+  if (lo < lo_edge - tol || hi > hi_edge + tol) return pl;  // not fully covered
+  lo = lo < lo_edge ? lo_edge : lo;
+  hi = hi > hi_edge ? hi_edge : hi;
+  const double x = lo + tol;
+  // first input bin whose upper edge passes lo by more than tol
+  const std::int64_t i =
+      first_true_near(m, [&](std::int64_t q) { return ein(q + 1) > x; }, guess);
+  double total = 0.0;
+  std::int64_t q = i, count = 0;
+  do {
+    const double e0 = ein(q), e1 = ein(q + 1);
+    const double a = e0 > lo ? e0 : lo;
+    const double b = e1 < hi ? e1 : hi;
+    total += b - a;
+    ++count;
+    ++q;
+  } while (ein(q) < hi - tol);
+  pl.first = static_cast<double>(i);
+  pl.count = static_cast<double>(count);
+  pl.a = lo;
+  pl.b = hi;
+  pl.r = 1.0 / total;
+  return pl;
+}
+
+// Plan of the linear-interpolation output point x over the m >= 2 input
+// centres win; guess: probably the input pixel at or below x.
+DEEPZ_HD ResamplePlan resample_plan_linear(const double* win, std::int64_t m, double x,
+                                           std::int64_t guess) {
+  ResamplePlan pl{0.0, 0.0, 0.0, 0.0, 0.0};
+  if (x < win[0] || x > win[m - 1]) return pl;  // outside the input
+  // the sweep's i: the first i < m - 2 with win[i + 1] >= x, else m - 2
+  const std::int64_t i =
+      first_true_near(m - 2, [&](std::int64_t q) { return !(win[q + 1] < x); }, guess);
+  const double t = (x - win[i]) / (win[i + 1] - win[i]);
+  const double s = 1.0 - t;
+  pl.first = static_cast<double>(s > 0.0 ? i : i + 1);
+  pl.count = static_cast<double>((s > 0.0 ? 1 : 0) + (t > 0.0 ? 1 : 0));
+  pl.a = s > 0.0 ? s : t;
+  pl.b = t;
+  return pl;
+}
+
+// Plan of output pixel j of the output centres wout (p) over the input
+// centres win (m), guessing the first input pixel by linear interpolation
+// over the input's range (exact on linear grids; the search gallops from
+// there on others).
+template <bool kLinear>
+DEEPZ_HD ResamplePlan resample_make_plan(const double* win, std::int64_t m, const double* wout,
+                                         std::int64_t p, std::int64_t j) {
+  if (kLinear) {
+    const double x = wout[j];
+    const double g = (x - win[0]) / (win[m - 1] - win[0]) * static_cast<double>(m - 1);
+    const std::int64_t guess = g > 0.0 ? (g < static_cast<double>(m) ? static_cast<std::int64_t>(g)
+                                                                       : m)
+                                       : 0;
+    return resample_plan_linear(win, m, x, guess);
+  }
+  const ResampleEdgesOnTheFly ein{win, m};
+  const double lo = bin_edge(wout, p, j), hi = bin_edge(wout, p, j + 1);
+  const double e0 = ein(0), em = ein(m);
+  const double g = (lo - e0) / (em - e0) * static_cast<double>(m);
+  const std::int64_t guess =
+      g > 0.0 ? (g < static_cast<double>(m) ? static_cast<std::int64_t>(g) : m) : 0;
+  return resample_plan_flux(ein, m, lo, hi, guess);
+}
+
+// resample_prepare's fold of one input pixel: vf, v (and var with ivar).
+template <class T>
+DEEPZ_HD void resample_prepare_pixel(const T* flux, const T* ivar, std::int64_t i, double* vf,
+                                     double* v, double* var) {
+  const double f = static_cast<double>(flux[i]);
+  if (ivar == nullptr) {
+    const bool ok = f - f == 0.0;  // false for NaN and +-inf
+    *vf = ok ? f : 0.0;
+    *v = ok ? 1.0 : 0.0;
+    *var = 0.0;
+    return;
+  }
+  const double r = 1.0 / static_cast<double>(ivar[i]);  // inf, NaN or <= 0 when masked
+  const double finite = (f - f) + (r - r) == 0.0 ? 1.0 : 0.0;
+  const double ok = r > 0.0 ? finite : 0.0;
+  *vf = ok != 0.0 ? f : 0.0;
+  *v = ok;
+  *var = ok != 0.0 ? r : 0.0;
+}
+
+// Output pixel j of one spectrum from its plan: flux/ivar are the spectrum's
+// rows (ivar may be null; out_ivar then is); kLinear picks the weights and
+// the strict mask rule of "linear".
+template <class T, bool kLinear, class Edges>
+DEEPZ_HD void resample_pixel(const ResamplePlan& pl, const Edges& ein, const T* flux,
+                             const T* ivar, T fill, T* out, T* out_ivar) {
+  const std::int64_t count = static_cast<std::int64_t>(pl.count);
+  if (count == 0) {
+    *out = fill;
+    if (ivar != nullptr) *out_ivar = T(0);
+    return;
+  }
+  const std::int64_t first = static_cast<std::int64_t>(pl.first);
+  double sn = 0.0, sd = 0.0, se = 0.0, tot = 0.0;
+  for (std::int64_t q = 0; q < count; ++q) {
+    double u;
+    if (kLinear) {
+      u = q == 0 ? pl.a : pl.b;
+    } else if (count == 1) {
+      u = 1.0;  // one input alone: weight exactly 1
+    } else {
+      const std::int64_t k = first + q;
+      const double e0 = ein(k), e1 = ein(k + 1);
+      const double a = e0 > pl.a ? e0 : pl.a;
+      const double b = e1 < pl.b ? e1 : pl.b;
+      u = (b - a) * pl.r;
+    }
+    tot += u;
+    double vf, v, var;
+    resample_prepare_pixel(flux, ivar, first + q, &vf, &v, &var);
+    sn += u * vf;
+    sd += u * v;
+    if (ivar != nullptr) se += (u * u) * var;
+  }
+  const double rd = 1.0 / sd;
+  const bool ok = kLinear ? sd > 0.0 && sd == tot : sd > 0.0;
+  *out = ok ? static_cast<T>(sn * rd) : fill;
+  if (ivar != nullptr) *out_ivar = ok ? static_cast<T>(sd * sd / se) : T(0);
+}
+
 }  // namespace deepz
 
 // ---------------------------------------------------------------------------
