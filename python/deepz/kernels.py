@@ -624,6 +624,25 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
 _MERGE_HOW = {"sum": False, "mean": True}
 
 
+def _merge_ivar(value, flux: np.ndarray) -> np.ndarray | None:
+    """``ivar`` shaped and typed like ``flux``, as ``_validate.ivar_like`` makes it.
+
+    The same conversions and messages, except that the sign of the values is
+    checked by the kernel during its sweep (it reports the first negative
+    pixel, and merge_bins raises), which saves a pass over the data.
+    """
+    if value is None:
+        return None
+    arr = float_array("ivar", value)
+    if arr.ndim == 1 and flux.shape[0] == 1:
+        arr = arr[None, :]
+    if arr.shape != flux.shape:
+        shape = "(" + ", ".join(str(d) for d in flux.shape) + ")"
+        got = "(" + ", ".join(str(d) for d in arr.shape) + ")"
+        raise ValueError(f"ivar must have the shape of flux {shape}, got {got}")
+    return np.ascontiguousarray(arr.astype(flux.dtype, copy=False))
+
+
 def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
     r"""Merge each ``factor`` adjacent pixels into one.
 
@@ -696,13 +715,20 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
         raise ValueError(f"factor must be <= the number of pixels M = {m}, got {factor}")
     if not isinstance(how, str) or how not in _MERGE_HOW:
         raise ValueError(f"how must be 'sum' or 'mean', got {how!r}")
-    iv = ivar_like("ivar", ivar, flux)
-    out = _core.merge_bins(flux, factor, iv, _MERGE_HOW[how], resolve_threads(threads))
+    iv = _merge_ivar(ivar, flux)
+    nthreads = resolve_threads(threads)
+    out, out_ivar, bad = _core.merge_bins(flux, factor, iv, _MERGE_HOW[how], nthreads)
+    if bad >= 0:  # the kernel checked ivar >= 0 on its way (one pass over the data, not two)
+        pos = tuple(int(i) for i in np.unravel_index(bad, iv.shape))
+        raise ValueError(
+            f"ivar must be >= 0 (0 marks a masked pixel); it has negative values "
+            f"(first: {iv[pos]} at index {pos[1:] if was_1d else pos})"
+        )
     if iv is None:
         return out[0] if was_1d else out
     if was_1d:
-        return out[0][0], out[1][0]
-    return out
+        return out[0], out_ivar[0]
+    return out, out_ivar
 
 
 # =============================================================================
