@@ -337,7 +337,7 @@ inline int redshift_window_length(const RedshiftWindow& w, std::int64_t r, doubl
 // The scalar window sweep with the window length chosen at run time.
 struct ScalarWindow {
   template <class T>
-  bool operator()(int l, const T* t, const double* er, std::int64_t r, const double* eo,
+  bool operator()(int l, bool /*nan_free*/, const T* t, const double* er, std::int64_t r, const double* eo,
                   std::int64_t p, double opz, int mode, double fill, double rdr, double delta,
                   T* out) const {
     switch (l) {
@@ -396,7 +396,7 @@ struct RedshiftPlan {
   bool loglam = false;
   double dloglam = 0.0;
   RedshiftWindow window;
-  const unsigned char* kind = nullptr;  // per template: 1 NaN-free (log sweep), 2 has NaN
+  const unsigned char* kind = nullptr;  // per template used: 1 NaN-free, 2 has NaN
 };
 
 template <class T>
@@ -413,7 +413,7 @@ RedshiftPlan redshift_plan(const T* templates, std::int64_t k, std::int64_t r,
   // scratch[i]: 0 unused, 1 used and NaN-free (log-lambda sweep), 2 used with NaN.
   unsigned char* kind = scratch;
   for (std::int64_t i = 0; i < k; ++i) kind[i] = 0;
-  if (plan.loglam) {
+  if (plan.loglam || window > 0) {
     for (std::int64_t s = 0; s < n; ++s) {
       unsigned char& c = kind[index[s]];
       if (c == 0) c = has_no_nan(templates + index[s] * r, r) ? 1 : 2;
@@ -425,7 +425,8 @@ RedshiftPlan redshift_plan(const T* templates, std::int64_t k, std::int64_t r,
 }
 
 // Samples [begin, end) of a batch (see redshift_batch); win runs the window
-// sweep (ScalarWindow, or a vectorised one with the same results).
+// sweep (ScalarWindow, or a vectorised one with the same results; it is told
+// whether the template is NaN-free).
 template <class T, class Window>
 void redshift_rows(const T* templates, std::int64_t r, const double* er,
                    const std::int64_t* index, const double* z, const double* eo, std::int64_t p,
@@ -440,7 +441,8 @@ void redshift_rows(const T* templates, std::int64_t r, const double* er,
       continue;
     }
     const int l = redshift_window_length(plan.window, r, opz);
-    if (l > 0 && win(l, t, er, r, eo, p, opz, mode, fill, plan.window.rdr, plan.window.delta, o))
+    if (l > 0 && win(l, plan.kind[index[s]] == 1, t, er, r, eo, p, opz, mode, fill,
+                     plan.window.rdr, plan.window.delta, o))
       continue;
     redshift_one(t, er, r, eo, p, opz, mode, fill, o);
   }

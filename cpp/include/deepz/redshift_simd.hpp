@@ -59,7 +59,7 @@ DEEPZ_AVX2 void store_out<double>(double* out, __m256d v) {
 // lane permutation (vpermps), not a gather. Per lane the operations are
 // add_pixel_nb's: min_pd / max_pd are a < b ? a : b / a > b ? a : b, as
 // dmin / dmax; a mask and-ed with a value is select(ok, value, +0).
-template <class T, int kL>
+template <class T, int kL, bool kNanFree>
 DEEPZ_AVX2 std::int64_t window_bins_avx2(const T* t, const double* er, std::int64_t r,
                                          const double* eo, std::int64_t ja, std::int64_t jb,
                                          double inv, double factor, double fill, double rdr,
@@ -108,9 +108,12 @@ DEEPZ_AVX2 std::int64_t window_bins_avx2(const T* t, const double* er, std::int6
         const __m256d tv = avx2::load_t<T>(t + b0 + i, idx, k32);
         const __m256d ov = _mm256_max_pd(
             _mm256_sub_pd(_mm256_min_pd(hi, e[i + 1]), _mm256_max_pd(lo, e[i])), zero);
-        const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(ov, zero, _CMP_NEQ_UQ),
-                                         _mm256_cmp_pd(tv, tv, _CMP_EQ_OQ));
-        const __m256d w = _mm256_and_pd(ok, ov);
+        // without NaN, ok = ov != 0 and w = ov (ov is +0 where it is 0)
+        const __m256d ok =
+            kNanFree ? _mm256_cmp_pd(ov, zero, _CMP_NEQ_UQ)
+                     : _mm256_and_pd(_mm256_cmp_pd(ov, zero, _CMP_NEQ_UQ),
+                                     _mm256_cmp_pd(tv, tv, _CMP_EQ_OQ));
+        const __m256d w = kNanFree ? ov : _mm256_and_pd(ok, ov);
         const __m256d v = _mm256_and_pd(ok, tv);
         tref = _mm256_blendv_pd(v, tref, have);
         have = _mm256_or_pd(have, ok);
@@ -130,7 +133,7 @@ DEEPZ_AVX2 std::int64_t window_bins_avx2(const T* t, const double* er, std::int6
 }
 
 // redshift_one_window with the AVX2 bins, then the scalar ones for the < 4 left.
-template <class T, int kL>
+template <class T, int kL, bool kNanFree>
 DEEPZ_AVX2 bool redshift_one_window_avx2(const T* t, const double* er, std::int64_t r,
                                          const double* eo, std::int64_t p, double opz, int mode,
                                          double fill, double rdr, double delta, T* out) {
@@ -140,27 +143,38 @@ DEEPZ_AVX2 bool redshift_one_window_avx2(const T* t, const double* er, std::int6
   if (j0 >= j1) return true;
   bool holds = true;
   const std::int64_t j =
-      window_bins_avx2<T, kL>(t, er, r, eo, j0, j1, inv, factor, fill, rdr, delta, out, &holds);
+      window_bins_avx2<T, kL, kNanFree>(t, er, r, eo, j0, j1, inv, factor, fill, rdr, delta, out,
+                                        &holds);
   holds &= window_bins<T, kL>(t, er, r, eo, j, j1, inv, factor, fill, rdr, delta, out);
   return holds;
 }
 
 // The window functor of redshift_rows, AVX2 flavour (same results as ScalarWindow).
 struct Avx2Window {
-  template <class T>
-  DEEPZ_AVX2 bool operator()(int l, const T* t, const double* er, std::int64_t r,
-                             const double* eo, std::int64_t p, double opz, int mode, double fill,
-                             double rdr, double delta, T* out) const {
+  template <class T, bool kNanFree>
+  DEEPZ_AVX2 bool run(int l, const T* t, const double* er, std::int64_t r, const double* eo,
+                      std::int64_t p, double opz, int mode, double fill, double rdr,
+                      double delta, T* out) const {
     switch (l) {
       case 2:
-        return redshift_one_window_avx2<T, 2>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+        return redshift_one_window_avx2<T, 2, kNanFree>(t, er, r, eo, p, opz, mode, fill, rdr,
+                                                        delta, out);
       case 3:
-        return redshift_one_window_avx2<T, 3>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+        return redshift_one_window_avx2<T, 3, kNanFree>(t, er, r, eo, p, opz, mode, fill, rdr,
+                                                        delta, out);
       case 4:
-        return redshift_one_window_avx2<T, 4>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+        return redshift_one_window_avx2<T, 4, kNanFree>(t, er, r, eo, p, opz, mode, fill, rdr,
+                                                        delta, out);
       default:
         return false;
     }
+  }
+  template <class T>
+  DEEPZ_AVX2 bool operator()(int l, bool nan_free, const T* t, const double* er, std::int64_t r,
+                             const double* eo, std::int64_t p, double opz, int mode, double fill,
+                             double rdr, double delta, T* out) const {
+    if (nan_free) return run<T, true>(l, t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+    return run<T, false>(l, t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
   }
 };
 #endif  // DEEPZ_X86_DISPATCH
