@@ -7,6 +7,7 @@ import doctest
 import deepz
 import numpy as np
 import pytest
+from deepz import _core
 from deepz import kernels as kernels_module
 from hypothesis import given
 from hypothesis import strategies as st
@@ -148,6 +149,95 @@ def test_threads_do_not_change_the_result(rng):
     for threads in (2, 5):
         for a, b in zip(one, deepz.merge_bins(flux, 3, ivar=ivar, threads=threads), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ fast paths
+# The kernel takes blocks of groups with every pixel valid through a short
+# vectorised path (and a block with one ivar value through a shorter one);
+# blocks with masked pixels take the general sweep. Which path a group takes
+# must not change its bits: a group gives the same output whatever its
+# neighbours hold.
+def _bits_equal(a, b):
+    assert a.dtype == b.dtype
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.mark.parametrize("how", ["sum", "mean"])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 8, 16])
+def test_a_group_does_not_depend_on_its_neighbours(dtype, how, k, rng):
+    n, m = 6, 3000
+    flux = rng.normal(size=(n, m)).astype(dtype)
+    flux[rng.random(flux.shape) < 0.02] = 0.0
+    flux[rng.random(flux.shape) < 0.02] = -0.0
+    even = np.full((n, m), 400, dtype)
+    uneven = rng.uniform(0.5, 2.0, size=(n, m)).astype(dtype)
+    hit = rng.random((n, m)) < 0.002  # sparse: some blocks clean, others not
+    bad_flux = np.where(hit, np.nan, flux).astype(dtype)
+    for ivar in (even, uneven):
+        clean = deepz.merge_bins(flux, k, ivar=ivar, how=how)
+        other = np.where(hit, dtype(3.0), ivar).astype(dtype)
+        touched = hit[:, : (m // k) * k].reshape(n, -1, k).any(axis=2)
+        for f, w in ((bad_flux, ivar), (flux, other)):
+            got = deepz.merge_bins(f, k, ivar=w, how=how)
+            for g, c in zip(got, clean, strict=True):
+                _bits_equal(g[~touched], c[~touched])
+        got = deepz.merge_bins(bad_flux, k, how=how)
+        _bits_equal(got[~touched], deepz.merge_bins(flux, k, how=how)[~touched])
+
+
+def _merge_isas():
+    isas = ["baseline"]
+    if _core._merge_isa("auto") == "avx2":
+        isas.append("auto")
+    return isas
+
+
+def test_instruction_sets_give_the_same_bits(dtype, rng):
+    flux = rng.normal(size=(7, 1801)).astype(dtype)
+    flux[rng.random(flux.shape) < 0.01] = np.nan
+    ivars = [np.full(flux.shape, 25, dtype), rng.uniform(0.5, 2, flux.shape).astype(dtype)]
+    ivars[1][rng.random(flux.shape) < 0.01] = 0
+    runs = {}
+    try:
+        for isa in _merge_isas():
+            assert _core._merge_isa(isa) in ("avx2", "baseline")
+            runs[isa] = [
+                deepz.merge_bins(flux, k, ivar=ivar, how=how, threads=threads)
+                for k in (1, 2, 3, 4, 7, 8)
+                for how in ("sum", "mean")
+                for ivar in (None, *ivars)
+                for threads in (1, 2)
+            ]
+    finally:
+        _core._merge_isa("auto")
+    for isa, outs in runs.items():
+        for got, want in zip(outs, runs["baseline"], strict=True):
+            for g, w in zip(got if isinstance(got, tuple) else (got,),
+                            want if isinstance(want, tuple) else (want,), strict=True):
+                _bits_equal(g, w)
+        assert isa in ("baseline", "auto")
+
+
+def test_isa_switch_refuses_unknown_names():
+    with pytest.raises(ValueError, match="isa"):
+        _core._merge_isa("sse9")
+    assert _core._merge_isa() in ("avx2", "baseline")
+
+
+def test_negative_ivar_is_reported_where_it_is(rng):
+    flux = rng.normal(size=(5, 21))
+    ivar = np.ones((5, 21))
+    ivar[3, 2] = -0.5
+    ivar[4, 20] = -1.0  # in the dropped remainder: refused too
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match=r"ivar must be >= 0.*-0.5 at index \(3, 2\)"):
+            deepz.merge_bins(flux, 4, ivar=ivar, threads=threads)
+    ivar[3, 2] = 1.0
+    with pytest.raises(ValueError, match=r"ivar.*-1.0 at index \(4, 20\)"):
+        deepz.merge_bins(flux, 4, ivar=ivar)
+    with pytest.raises(ValueError, match=r"ivar.*-1.0 at index \(20,\)"):
+        deepz.merge_bins(flux[4], 4, ivar=ivar[4])
 
 
 def test_numpy_integer_factor_and_lists():

@@ -193,6 +193,66 @@ def test_matches_reference_hypothesis(n, m, seed, offset, kind, double, threads,
     _assert_same(got, ref.add_noise(flux, scale, seed, kind=kind, offset=offset))
 
 
+# ------------------------------------------------------------------ instruction sets
+# The kernel runs Philox on 4 (SSE2) or 8 (AVX2) counter blocks at once and,
+# with AVX2, the float32 Box-Muller math on 8 lanes; every copy must give the
+# reference's bits (row lengths around the vector and chunk sizes, the high
+# word of the spectrum index, every sigma layout).
+def _noise_isas():
+    isas = ["baseline"]
+    if _core._noise_isa("auto") == "avx2":
+        isas.append("auto")
+    return isas
+
+
+def _assert_bits(a, b):
+    for x, y in zip(a, b, strict=True):
+        assert x.dtype == y.dtype
+        assert x.shape == y.shape
+        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
+@pytest.mark.parametrize("isa", _noise_isas())
+@pytest.mark.parametrize("m", [1, 3, 4, 5, 31, 33, 127, 128, 129, 255, 256, 257, 1000])
+def test_every_instruction_set_matches_reference(isa, m, dtype, rng):
+    n = 3
+    flux = (rng.random((n, m)) * 10).astype(dtype)
+    flux[rng.random(flux.shape) < 0.05] = np.nan
+    sigmas = [0.25, rng.uniform(0.1, 2, n).astype(dtype)[:, None],
+              rng.uniform(0.1, 2, m).astype(dtype)[None, :],
+              rng.uniform(0.1, 2, (n, m)).astype(dtype)]
+    seed, offset = int(rng.integers(0, 2**64, dtype=np.uint64)), 2**32 - 2  # index hi word flips
+    try:
+        assert _core._noise_isa(isa) in ("avx2", "baseline")
+        for sigma in sigmas:
+            for threads in (1, 2):
+                got = deepz.add_noise(flux, sigma, seed, offset=offset, threads=threads)
+                _assert_bits(got, ref.add_noise(flux, sigma, seed, offset=offset))
+        got = deepz.add_noise(flux, 3.0, seed, kind="poisson", offset=offset)
+        _assert_bits(got, ref.add_noise(flux, 3.0, seed, kind="poisson", offset=offset))
+    finally:
+        _core._noise_isa("auto")
+
+
+@pytest.mark.parametrize("isa", _noise_isas())
+def test_every_instruction_set_on_many_draws(isa, dtype):
+    """131k pixels (half a million Philox words) per seed: the vector math sees most cases."""
+    flux = np.zeros((64, 2048), dtype=dtype)
+    try:
+        _core._noise_isa(isa)
+        for seed in (0, 2**63 + 12345):
+            _assert_bits(deepz.add_noise(flux, 1.0, seed, threads=2),
+                         ref.add_noise(flux, 1.0, seed))
+    finally:
+        _core._noise_isa("auto")
+
+
+def test_noise_isa_switch_refuses_unknown_names():
+    with pytest.raises(ValueError, match="isa"):
+        _core._noise_isa("sse9")
+    assert _core._noise_isa() in ("avx2", "baseline")
+
+
 # ------------------------------------------------------------------ reproducibility
 @pytest.mark.parametrize("kind", ["gaussian", "poisson"])
 def test_batch_equals_pieces_with_offsets_and_any_thread_count(dtype, kind, rng):

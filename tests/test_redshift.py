@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from deepz import _core, redshift
+from deepz import _core, grids, redshift
 from deepz.kernels import _redshift_dloglam
 from hypothesis import given
 from hypothesis import strategies as st
@@ -254,11 +254,99 @@ def test_fast_flag_on_a_linear_grid_falls_back_to_the_general_path(rng):
                                   general_path(templates, rest, np.zeros(20), z, obs))
 
 
+# -- the window sweep (linear rest grids) ------------------------------------------------
+# On a linear rest grid each observed bin overlaps rest pixels at a computable
+# offset: the kernel adds a fixed window of them, 4 bins at a time (AVX2), and
+# checks that the window held; it must give the general sweep's bits.
+
+
+def window_path(templates, rest, index, z, obs, scale="flambda", fill=np.nan, threads=1,
+                window=1):
+    mode = {"none": 0, "flambda": 1, "fnu": 2}[scale]
+    tmpl = np.atleast_2d(templates)
+    return _core.redshift(tmpl, rest, np.asarray(index, np.int64), np.asarray(z, np.float64),
+                          obs, mode, fill, False, threads, window)
+
+
+def _bits(a):
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+
+
+def _redshift_isas():
+    isas = ["baseline"]
+    if _core._redshift_isa("auto") == "avx2":
+        isas.append("auto")
+    return isas
+
+
+def _linear_cases(rng, dtype):
+    """Linear rest grids (exact, linspace, jittered by 0.1 pixel) with assorted observed grids."""
+    for rest_kind in ("arange", "linspace", "jitter"):
+        for obs_ratio in (1.0, 0.45, 2.0, 3.5):
+            step = float(rng.choice([5.0, 0.8, 1.7]))
+            rest = 1200.0 + step * np.arange(400)
+            if rest_kind == "linspace":
+                rest = np.linspace(1200.0, 1200.0 + 399 * step, 400)
+            elif rest_kind == "jitter":
+                rest = rest + rng.uniform(-0.1, 0.1, 400) * step
+            obs = 1500.0 + obs_ratio * step * np.arange(300)
+            t = rng.normal(1.0, 1.0, (4, 400)).astype(dtype)
+            t[1, rng.random(400) < 0.05] = np.nan
+            t[2, rng.random(400) < 0.2] = -0.0
+            t[3] = 2.5
+            z = np.concatenate([rng.uniform(-0.3, 2.5, 60), [0.0, 1.0, 1.8, -0.5, 4.0]])
+            yield rest, obs, t, rng.integers(0, 4, z.size), z
+
+
+@pytest.mark.parametrize("isa", _redshift_isas())
+@pytest.mark.parametrize("scale", SCALES)
+def test_window_sweep_equals_general_path(isa, scale, dtype, rng):
+    try:
+        assert _core._redshift_isa(isa) in ("avx2", "baseline")
+        for rest, obs, t, index, z in _linear_cases(rng, dtype):
+            slow = general_path(t, rest, index, z, obs, scale=scale)
+            for window in (1, 2):  # 2: a 2-pixel window imposed, redone where it misses
+                for threads in (1, 2):
+                    got = window_path(t, rest, index, z, obs, scale=scale, threads=threads,
+                                      window=window)
+                    np.testing.assert_array_equal(_bits(got), _bits(slow))
+    finally:
+        _core._redshift_isa("auto")
+
+
+def test_window_sweep_on_the_euclid_grids(dtype, rng):
+    """Stivaktakis et al.: 3750 rest bins of 5 A onto NISP's 1800, z in [1, 1.8)."""
+    rest, obs = grids.preset("euclid_rest"), grids.preset("euclid_nisp")
+    t = rng.uniform(0.1, 3.0, (5, rest.size)).astype(dtype)
+    t[4, 1000:1003] = np.nan
+    index = rng.integers(0, 5, 400)
+    z = np.concatenate([rng.uniform(1.0, 1.8, 396), [1.0, 1.8, 0.0, 0.5]])
+    slow = general_path(t, rest, index, z, obs)
+    try:
+        for isa in _redshift_isas():
+            _core._redshift_isa(isa)
+            np.testing.assert_array_equal(_bits(redshift(t, rest, index, z, obs)), _bits(slow))
+    finally:
+        _core._redshift_isa("auto")
+
+
+def test_redshift_isa_switch_refuses_unknown_names():
+    with pytest.raises(ValueError, match="isa"):
+        _core._redshift_isa("sse9")
+    assert _core._redshift_isa() in ("avx2", "baseline")
+
+
+def test_core_refuses_a_bad_window_mode():
+    rest = np.arange(1000.0, 1100.0)
+    with pytest.raises(ValueError, match="window"):
+        window_path(np.ones((1, 100)), rest, [0], [0.0], rest, window=3)
+
+
 # -- hypothesis -------------------------------------------------------------------------
 
 
 @st.composite
-def problems(draw, loglam=False):
+def problems(draw, loglam=False, linear=False):
     seed = draw(st.integers(0, 2**32 - 1))
     r = np.random.default_rng(seed)
     k = draw(st.integers(1, 5))
@@ -269,6 +357,10 @@ def problems(draw, loglam=False):
         d = draw(st.floats(1e-4, 2e-2))
         rest = log_grid(r.uniform(500.0, 1500.0), d, m_rest)
         obs = log_grid(r.uniform(500.0, 3000.0), d, p)
+    elif linear:
+        d = draw(st.floats(0.1, 10.0))
+        rest = r.uniform(500.0, 1500.0) + d * np.arange(m_rest)
+        obs = r.uniform(500.0, 3000.0) + d * draw(st.floats(0.2, 4.0)) * np.arange(p)
     else:
         rest = r.uniform(500.0, 1500.0) + np.cumsum(r.uniform(0.1, 10.0, m_rest))
         obs = r.uniform(500.0, 3000.0) + np.cumsum(r.uniform(0.1, 10.0, p))
@@ -289,6 +381,21 @@ def test_hypothesis_vs_reference(problem, scale, threads, single):
         assert got.dtype == dtype
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
         np.testing.assert_allclose(got, want, **tol(dtype))
+
+
+@given(problem=problems(linear=True), scale=st.sampled_from(SCALES),
+       threads=st.sampled_from([1, 2]))
+def test_hypothesis_linear_vs_reference_and_general_path(problem, scale, threads):
+    templates, rest, index, z, obs = problem
+    z = z - 0.5  # blueshifts too: wider windows
+    for dtype in (np.float32, np.float64):
+        t = templates.astype(dtype)
+        got = redshift(t, rest, index, z, obs, scale=scale, threads=threads)
+        want = redshift_ref(t, rest, index, z, obs, scale=scale)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, **tol(dtype))
+        np.testing.assert_array_equal(_bits(got), _bits(general_path(t, rest, index, z, obs,
+                                                                     scale=scale)))
 
 
 @given(problem=problems(loglam=True), scale=st.sampled_from(SCALES))

@@ -2,13 +2,16 @@
 // expose Philox and the reproducible math functions to the tests.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
+#include "deepz/cpu.hpp"
 #include "deepz/noise.hpp"
+#include "deepz/noise_simd.hpp"
 #include "deepz/parallel.hpp"
 #include "deepz/philox.hpp"
 
@@ -23,6 +26,39 @@ std::string shape_of(const py::array& a) {
   std::string s = "(";
   for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
   return s + ")";
+}
+
+deepz::IsaSwitch& isa() {
+  static deepz::IsaSwitch s;
+  return s;
+}
+
+namespace ns = deepz::noise_simd;
+
+#if DEEPZ_X86_DISPATCH
+template <class T>
+__attribute__((target("avx2"), flatten)) void rows_avx2(
+    const T* flux, std::int64_t m, const T* sigma, std::int64_t srows, std::int64_t scols,
+    std::uint64_t seed, std::uint64_t offset, deepz::NoiseKind kind, T* noisy, T* ivar,
+    std::int64_t b, std::int64_t e) {
+  ns::add_noise_rows<T, ns::Isa::avx2>(flux, m, sigma, srows, scols, seed, offset, kind, noisy,
+                                       ivar, b, e);
+}
+constexpr ns::Isa kBaseline = ns::Isa::sse2;
+#else
+constexpr ns::Isa kBaseline = ns::Isa::scalar;
+#endif
+
+// Spectra [b, e): the AVX2 copy where the CPU has it (same bits either way).
+template <class T>
+void rows(const T* flux, std::int64_t m, const T* sigma, std::int64_t srows, std::int64_t scols,
+          std::uint64_t seed, std::uint64_t offset, deepz::NoiseKind kind, T* noisy, T* ivar,
+          std::int64_t b, std::int64_t e) {
+#if DEEPZ_X86_DISPATCH
+  if (isa().on) return rows_avx2<T>(flux, m, sigma, srows, scols, seed, offset, kind, noisy, ivar, b, e);
+#endif
+  ns::add_noise_rows<T, kBaseline>(flux, m, sigma, srows, scols, seed, offset, kind, noisy, ivar,
+                                   b, e);
 }
 
 template <class T>
@@ -53,7 +89,7 @@ py::tuple add_noise(const Array<T>& flux, const Array<T>& sigma, std::uint64_t s
   {
     py::gil_scoped_release release;
     deepz::parallel_for(n, threads, [&](std::int64_t b, std::int64_t e) {
-      deepz::add_noise_rows<T>(f, m, s, srows, scols, seed, offset, k, out, iv, b, e);
+      rows<T>(f, m, s, srows, scols, seed, offset, k, out, iv, b, e);
     });
   }
   return py::make_tuple(noisy, ivar);
@@ -117,6 +153,12 @@ void register_noise(py::module_& m) {
         py::arg("offset"), py::arg("kind"), py::arg("threads"), doc);
   m.def("add_noise", &add_noise<double>, py::arg("flux"), py::arg("sigma"), py::arg("seed"),
         py::arg("offset"), py::arg("kind"), py::arg("threads"), doc);
+  m.def(
+      "_noise_isa", [](std::optional<std::string> set) { return isa().set(set); },
+      py::arg("set") = py::none(),
+      "Instruction set of the noise kernel ('avx2' or 'baseline'); set='baseline' turns the "
+      "AVX2 copy off and 'auto' back on where the CPU has it (for tests: both give the same "
+      "bits).");
   m.def("_philox4x32_10", &philox_hook, py::arg("counter"), py::arg("key"),
         "Philox-4x32-10 of each row of counter (n, 4) with key (n, 2), uint32 (test hook).");
   m.def("_rmath_log", &log_hook<float>, py::arg("x").noconvert());

@@ -90,11 +90,13 @@ def wave_grid(name: str, value, n_spectra: int | None = None, min_pixels: int = 
     )
 
 
-def ivar_like(name: str, value, flux: np.ndarray) -> np.ndarray | None:
+def ivar_like(name: str, value, flux: np.ndarray, check_sign: bool = True) -> np.ndarray | None:
     """Return ``value`` as an inverse variance shaped and typed like ``flux``.
 
-    ``None`` stays ``None``. Negative values raise. NaN is left as it is: each
-    kernel treats a NaN ivar as masked (weight 0), like ivar == 0.
+    ``None`` stays ``None``. Negative values raise (unless ``check_sign`` is
+    False: a kernel that checks the sign during its own sweep saves a pass).
+    NaN is left as it is: each kernel treats a NaN ivar as masked (weight 0),
+    like ivar == 0.
     """
     if value is None:
         return None
@@ -104,7 +106,7 @@ def ivar_like(name: str, value, flux: np.ndarray) -> np.ndarray | None:
     if arr.shape != flux.shape:
         raise ValueError(f"{name} must have the shape of flux {_shape(flux)}, got {_shape(arr)}")
     arr = arr.astype(flux.dtype, copy=False)
-    if np.any(arr < 0):
+    if check_sign and np.any(arr < 0):
         raise ValueError(f"{name} must be >= 0 (0 marks a masked pixel); it has negative values")
     return np.ascontiguousarray(arr)
 

@@ -412,6 +412,14 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
     gives the same numbers, and checks that the grids really behave so,
     redoing a spectrum with the general sweep where they do not.
 
+    When ``rest_wave`` is linear (constant step, e.g. the 5 A Euclid rest
+    grid; ``obs_wave`` may be anything) the rest pixels an observed bin
+    overlaps start at a computable offset: on CPUs with AVX2 a branch-free
+    sweep adds a fixed window of them, four observed bins at a time, with the
+    general sweep's formula, and each bin checks that its window held (a
+    spectrum where one did not is redone by the general sweep). The results
+    are the general sweep's, bit for bit.
+
     GPU arrays (CuPy, torch CUDA): ``templates``, ``rest_wave``, ``obs_wave``
     and the array ones of ``index`` and ``z`` must all live on the GPU; the
     result is an array of the same library. One thread per observed bin runs
@@ -495,6 +503,7 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
         fill_value,
         bool(loglam),
         nthreads,
+        window=1,
     )
     if obs_flipped:
         out = np.ascontiguousarray(out[:, ::-1])
@@ -969,13 +978,19 @@ def merge_bins(flux, factor, ivar=None, how="sum", threads=None):
         return _gpu_merge_bins(flux, factor, ivar, how)
     flux, was_1d = flux_batch("flux", flux)
     factor, mean = _merge_args(factor, how, flux.shape[1])
-    iv = ivar_like("ivar", ivar, flux)
-    out = _core.merge_bins(flux, factor, iv, mean, resolve_threads(threads))
+    iv = ivar_like("ivar", ivar, flux, check_sign=False)  # the kernel checks the sign
+    out, out_ivar, bad = _core.merge_bins(flux, factor, iv, mean, resolve_threads(threads))
+    if bad >= 0:  # the kernel checked ivar >= 0 on its way (one pass over the data, not two)
+        pos = tuple(int(i) for i in np.unravel_index(bad, iv.shape))
+        raise ValueError(
+            f"ivar must be >= 0 (0 marks a masked pixel); it has negative values "
+            f"(first: {iv[pos]} at index {pos[1:] if was_1d else pos})"
+        )
     if iv is None:
         return out[0] if was_1d else out
     if was_1d:
-        return out[0][0], out[1][0]
-    return out
+        return out[0], out_ivar[0]
+    return out, out_ivar
 
 
 def _merge_args(factor, how, m: int) -> tuple[int, bool]:

@@ -150,44 +150,155 @@ void merge_row_staged(const T* flux, const T* ivar, std::int64_t m_out, std::int
   }
 }
 
+// The block fast path. Most groups have all their pixels valid, where
+// merge_finish reduces to count == k: sum -> (sum, var), mean -> (sum / k,
+// var / k^2), ivar = 1 / var (ivar_i itself when k == 1). A block of groups
+// is first checked in one branch-free pass (all flux finite, all ivar > 0,
+// and whether all ivar are equal); a clean block then takes these formulas
+// in a loop the compiler vectorises, with the same operations in the same
+// order (0 + f_0 + f_1 + ..., 0 + 1/w_0 + 1/w_1 + ...) as merge_group, so
+// the same bits; with one ivar value across the block, 1 / var is the same
+// for every group and is computed once. A block with any masked pixel goes
+// through merge_row_staged. x / k for a power of two k is x * (1 / k): the
+// same real number, rounded once either way.
+namespace merge_detail {
+template <class T>
+inline bool finite_t(T x) {
+  const T big = sizeof(T) == 4 ? static_cast<T>(0x1.fffffep127f) : static_cast<T>(0x1.fffffffffffffp1023);
+  return (x >= -big) & (x <= big);
+}
+constexpr bool power_of_two(int k) { return k > 0 && (k & (k - 1)) == 0; }
+}  // namespace merge_detail
+
+// Merge one spectrum; returns the first pixel whose ivar is < 0 (-1 if none):
+// such a pixel is masked like ivar 0 here, and the caller refuses the input.
+template <class T, bool kHasIvar, bool kMean, int kK>
+std::int64_t merge_row_blocks(const T* flux, const T* ivar, std::int64_t m_out,
+                              std::int64_t k_run, T* flux_out, T* ivar_out) {
+  using merge_detail::finite_t;
+  constexpr std::int64_t kPixels = 512;
+  const std::int64_t k = kK > 0 ? kK : k_run;
+  const std::int64_t per_block = kPixels / k > 0 ? kPixels / k : 1;
+  const double kd = static_cast<double>(k);
+  constexpr bool kPow2 = merge_detail::power_of_two(kK);
+  const double rk = 1.0 / kd, rk2 = 1.0 / (kd * kd);  // exact when kPow2
+  std::int64_t bad = -1;
+  for (std::int64_t o0 = 0; o0 < m_out; o0 += per_block) {
+    const std::int64_t no = m_out - o0 < per_block ? m_out - o0 : per_block;
+    const std::int64_t np = no * k;
+    const T* f = flux + o0 * k;
+    const T* w = kHasIvar ? ivar + o0 * k : nullptr;
+    T* fo = flux_out + o0;
+    T* wo = kHasIvar ? ivar_out + o0 : nullptr;
+    // 1. the checks, as integer or-reductions
+    unsigned invalid = 0, uneven = 0;
+    if constexpr (kHasIvar) {
+      const T w0 = w[0];
+      for (std::int64_t p = 0; p < np; ++p) {
+        invalid |= static_cast<unsigned>(!(finite_t(f[p]) & (w[p] > T(0))));
+        uneven |= static_cast<unsigned>(w[p] != w0);
+      }
+    } else {
+      for (std::int64_t p = 0; p < np; ++p) invalid |= static_cast<unsigned>(!finite_t(f[p]));
+    }
+    if (invalid) {  // 2a. masked pixels: the general sweep
+      if constexpr (kHasIvar) {
+        for (std::int64_t p = 0; p < np; ++p) {
+          if (w[p] < T(0) && bad < 0) bad = o0 * k + p;
+        }
+      }
+      merge_row_staged<T, kHasIvar, kMean, kK>(f, w, no, k, fo, wo);
+      continue;
+    }
+    // 2b. every pixel valid: count == k
+    for (std::int64_t o = 0; o < no; ++o) {
+      double s = 0.0;
+      for (std::int64_t i = 0; i < k; ++i) s += static_cast<double>(f[o * k + i]);
+      if constexpr (kMean) s = kPow2 ? s * rk : s / kd;
+      fo[o] = static_cast<T>(s);
+    }
+    if constexpr (kHasIvar) {
+      if (k == 1) {  // w_one / (c * c) with c = 1: ivar_i itself
+        for (std::int64_t o = 0; o < no; ++o) wo[o] = w[o];
+      } else if (!uneven) {
+        const double r = 1.0 / static_cast<double>(w[0]);
+        double v = 0.0;
+        for (std::int64_t i = 0; i < k; ++i) v += r;
+        if constexpr (kMean) v = kPow2 ? v * rk2 : v / (kd * kd);
+        const T iv = static_cast<T>(1.0 / v);
+        for (std::int64_t o = 0; o < no; ++o) wo[o] = iv;
+      } else {
+        for (std::int64_t o = 0; o < no; ++o) {
+          double v = 0.0;
+          for (std::int64_t i = 0; i < k; ++i) v += 1.0 / static_cast<double>(w[o * k + i]);
+          if constexpr (kMean) v = kPow2 ? v * rk2 : v / (kd * kd);
+          wo[o] = static_cast<T>(1.0 / v);
+        }
+      }
+    }
+  }
+  return bad;
+}
+
 template <class T, bool kHasIvar, bool kMean>
-void merge_row_k(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k,
-                 T* flux_out, T* ivar_out) {
+std::int64_t merge_row_k(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k,
+                         T* flux_out, T* ivar_out) {
   switch (k) {
-    case 2: return merge_row_staged<T, kHasIvar, kMean, 2>(flux, ivar, m_out, k, flux_out, ivar_out);
-    case 3: return merge_row_staged<T, kHasIvar, kMean, 3>(flux, ivar, m_out, k, flux_out, ivar_out);
-    case 4: return merge_row_staged<T, kHasIvar, kMean, 4>(flux, ivar, m_out, k, flux_out, ivar_out);
-    case 8: return merge_row_staged<T, kHasIvar, kMean, 8>(flux, ivar, m_out, k, flux_out, ivar_out);
-    default: return merge_row_staged<T, kHasIvar, kMean, 0>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 1: return merge_row_blocks<T, kHasIvar, kMean, 1>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 2: return merge_row_blocks<T, kHasIvar, kMean, 2>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 3: return merge_row_blocks<T, kHasIvar, kMean, 3>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 4: return merge_row_blocks<T, kHasIvar, kMean, 4>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 8: return merge_row_blocks<T, kHasIvar, kMean, 8>(flux, ivar, m_out, k, flux_out, ivar_out);
+    default: return merge_row_blocks<T, kHasIvar, kMean, 0>(flux, ivar, m_out, k, flux_out, ivar_out);
   }
 }
 
+// One spectrum; returns the first pixel with ivar < 0, or -1.
 template <class T>
-void merge_row(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k, bool mean,
-               T* flux_out, T* ivar_out) {
+std::int64_t merge_row(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k,
+                       bool mean, T* flux_out, T* ivar_out) {
   if (k > 256) {  // long groups: one at a time
+    std::int64_t bad = -1;
     for (std::int64_t o = 0; o < m_out; ++o) {
       merge_group(flux + o * k, ivar ? ivar + o * k : nullptr, k, mean, flux_out + o,
                   ivar_out ? ivar_out + o : nullptr);
     }
+    if (ivar) {
+      for (std::int64_t p = 0; p < m_out * k && bad < 0; ++p) {
+        if (ivar[p] < T(0)) bad = p;
+      }
+    }
+    return bad;
   } else if (ivar) {
-    if (mean) merge_row_k<T, true, true>(flux, ivar, m_out, k, flux_out, ivar_out);
-    else merge_row_k<T, true, false>(flux, ivar, m_out, k, flux_out, ivar_out);
+    if (mean) return merge_row_k<T, true, true>(flux, ivar, m_out, k, flux_out, ivar_out);
+    return merge_row_k<T, true, false>(flux, ivar, m_out, k, flux_out, ivar_out);
   } else {
-    if (mean) merge_row_k<T, false, true>(flux, nullptr, m_out, k, flux_out, nullptr);
-    else merge_row_k<T, false, false>(flux, nullptr, m_out, k, flux_out, nullptr);
+    if (mean) return merge_row_k<T, false, true>(flux, nullptr, m_out, k, flux_out, nullptr);
+    return merge_row_k<T, false, false>(flux, nullptr, m_out, k, flux_out, nullptr);
   }
 }
 
-// Spectra [begin, end) of an (n, m) batch; outputs are (n, m / k).
+// Spectra [begin, end) of an (n, m) batch; outputs are (n, m / k). Returns the
+// first flat index (i * m + p) of a pixel with ivar < 0 (kept or dropped), or -1.
 template <class T>
-void merge_rows(const T* flux, const T* ivar, std::int64_t m, std::int64_t k, bool mean,
-                T* flux_out, T* ivar_out, std::int64_t begin, std::int64_t end) {
+std::int64_t merge_rows(const T* flux, const T* ivar, std::int64_t m, std::int64_t k, bool mean,
+                        T* flux_out, T* ivar_out, std::int64_t begin, std::int64_t end) {
   const std::int64_t m_out = m / k;
+  std::int64_t bad = -1;
   for (std::int64_t i = begin; i < end; ++i) {
-    merge_row(flux + i * m, ivar ? ivar + i * m : nullptr, m_out, k, mean,
-              flux_out + i * m_out, ivar_out ? ivar_out + i * m_out : nullptr);
+    const std::int64_t b = merge_row(flux + i * m, ivar ? ivar + i * m : nullptr, m_out, k, mean,
+                                     flux_out + i * m_out, ivar_out ? ivar_out + i * m_out : nullptr);
+    if (b >= 0 && bad < 0) bad = i * m + b;
+    if (ivar && bad < 0) {  // the dropped pixels are checked too
+      for (std::int64_t p = m_out * k; p < m; ++p) {
+        if (ivar[i * m + p] < T(0)) {
+          bad = i * m + p;
+          break;
+        }
+      }
+    }
   }
+  return bad;
 }
 
 }  // namespace deepz

@@ -34,6 +34,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "deepz/grid.hpp"
 #include "deepz/parallel.hpp"
@@ -86,6 +87,36 @@ DEEPZ_HD void add_pixel(double lo, double hi, double elo, double ehi, double tv,
   const double w = ok ? ov : 0.0;
   const double v = ok ? tv : 0.0;
   *tref = *have ? *tref : v;
+  *have = *have | ok;
+  *acc += w * (v - *tref);
+  *wsum += w;
+}
+
+// c ? a : b without a branch (GCC keeps a floating-point ?: as a branch, and
+// in the window sweep below its outcome is data-dependent, so it mispredicts).
+DEEPZ_HD double select(bool c, double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return c ? a : b;
+#else
+  std::uint64_t ua, ub;
+  std::memcpy(&ua, &a, sizeof ua);
+  std::memcpy(&ub, &b, sizeof ub);
+  const std::uint64_t m = 0ull - static_cast<std::uint64_t>(c);
+  const std::uint64_t u = (ua & m) | (ub & ~m);
+  double x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+#endif
+}
+
+// add_pixel without branches: the same values.
+DEEPZ_HD void add_pixel_nb(double lo, double hi, double elo, double ehi, double tv, double* wsum,
+                           double* acc, double* tref, bool* have) {
+  const double ov = overlap(lo, hi, elo, ehi);
+  const bool ok = (ov != 0.0) & (tv == tv);
+  const double w = select(ok, ov, 0.0);
+  const double v = select(ok, tv, 0.0);
+  *tref = select(*have, *tref, v);
   *have = *have | ok;
   *acc += w * (v - *tref);
   *wsum += w;
@@ -267,6 +298,135 @@ DEEPZ_HD void redshift_one_loglam(const T* t, const double* er, std::int64_t r, 
   }
 }
 
+// Window sweep on a near-linear rest grid (any observed grid). Rest edge i
+// lies within delta pixels of er[0] + i dr, so the rest pixels that overlap
+// observed bin [lo, hi] are among the kL pixels from
+// b = floor((lo - er[0]) / dr - delta) on (clamped to [0, r - kL]); the sweep
+// adds exactly those kL with add_pixel_nb, branch-free (the general sweep's
+// 1-or-2-pixel loop mispredicts about every other bin on Euclid's grids).
+// Pixels of the window that miss [lo, hi] add zeros, which change no sum
+// (acc and wsum start at +0 and never become -0), and the first contributing
+// pixel is the same as in the general sweep, so the result is redshift_one's,
+// bit for bit -- provided the window holds: er[b] <= lo and er[b + kL] >= hi.
+// Each bin checks that (two comparisons); window_bins returns false if any
+// bin failed, and the caller then runs redshift_one for the spectrum. NaN
+// template pixels are handled as in the general sweep.
+
+// Bins [ja, jb) of one spectrum, inv = 1/(1+z); returns whether every window held.
+template <class T, int kL>
+DEEPZ_HD bool window_bins(const T* t, const double* er, std::int64_t r, const double* eo,
+                          std::int64_t ja, std::int64_t jb, double inv, double factor,
+                          double fill, double rdr, double delta, T* out) {
+  using namespace redshift_detail;
+  const double er0 = er[0];
+  const double bmax = static_cast<double>(r - kL);
+  bool holds = true;
+  for (std::int64_t j = ja; j < jb; ++j) {
+    const double lo = eo[j] * inv, hi = eo[j + 1] * inv;
+    // floor of a value clamped to [0, bmax] is its truncation
+    const std::int64_t b =
+        static_cast<std::int64_t>(dmin(dmax((lo - er0) * rdr - delta, 0.0), bmax));
+    double wsum = 0.0, acc = 0.0, tref = 0.0;
+    bool have = false;
+    for (int i = 0; i < kL; ++i) {
+      add_pixel_nb(lo, hi, er[b + i], er[b + i + 1], static_cast<double>(t[b + i]), &wsum,
+                   &acc, &tref, &have);
+    }
+    holds &= (er[b] <= lo) & (er[b + kL] >= hi);
+    out[j] = static_cast<T>(select(wsum == 0.0, fill, (tref + acc / wsum) * factor));
+  }
+  return holds;
+}
+
+// What every sweep does first: inv = 1/(1+z), the scale factor, the covered
+// bins [j0, j1) (fill elsewhere).
+template <class T>
+DEEPZ_HD void redshift_prologue(const double* er, std::int64_t r, const double* eo,
+                                std::int64_t p, double opz, int mode, double fill, T* out,
+                                double* inv, double* factor, std::int64_t* j0,
+                                std::int64_t* j1) {
+  *inv = 1.0 / opz;
+  *factor = redshift_factor(mode, opz, *inv);
+  redshift_detail::covered_bins(er, r, eo, p, *inv, j0, j1);
+  for (std::int64_t j = 0; j < p; ++j) {
+    if (j < *j0 || j >= *j1) out[j] = static_cast<T>(fill);
+  }
+}
+
+// One spectrum by the window sweep (needs r >= kL); false: redo it with
+// redshift_one.
+template <class T, int kL>
+DEEPZ_HD bool redshift_one_window(const T* t, const double* er, std::int64_t r, const double* eo,
+                                  std::int64_t p, double opz, int mode, double fill, double rdr,
+                                  double delta, T* out) {
+  double inv, factor;
+  std::int64_t j0, j1;
+  redshift_prologue(er, r, eo, p, opz, mode, fill, out, &inv, &factor, &j0, &j1);
+  if (j0 >= j1) return true;
+  return window_bins<T, kL>(t, er, r, eo, j0, j1, inv, factor, fill, rdr, delta, out);
+}
+
+// The window sweep's parameters for one call: `on` when the rest grid is
+// linear to within a quarter pixel (its edges, outer ones included, stray at
+// most delta_r pixels from er[0] + i dr). delta adds a margin for the rounding
+// of (lo - er[0]) / dr; wmax is the widest observed bin, in rest pixels at z = 0.
+// force_l (tests only) imposes a window length: too short a window must be
+// caught and redone by the general sweep.
+struct RedshiftWindow {
+  bool on = false;
+  double rdr = 0.0, delta = 0.0, wmax = 0.0;
+  int force_l = 0;
+};
+
+inline RedshiftWindow redshift_window_plan(const double* er, std::int64_t r, const double* eo,
+                                           std::int64_t p, int force_l = 0) {
+  RedshiftWindow w;
+  w.force_l = force_l;
+  if (r < 4 || r > (std::int64_t{1} << 30)) return w;
+  const double dr = (er[r] - er[0]) / static_cast<double>(r);
+  if (!(dr > 0.0)) return w;
+  double delta_r = 0.0;
+  for (std::int64_t i = 0; i <= r; ++i) {
+    const double u = std::fabs((er[i] - er[0]) / dr - static_cast<double>(i));
+    delta_r = u > delta_r ? u : delta_r;
+  }
+  double wmax = 0.0;
+  for (std::int64_t j = 0; j < p; ++j) wmax = eo[j + 1] - eo[j] > wmax ? eo[j + 1] - eo[j] : wmax;
+  if (!(delta_r < 0.25) && force_l == 0) return w;
+  w.on = true;
+  w.rdr = 1.0 / dr;
+  w.delta = delta_r + 1e-6;
+  w.wmax = wmax / dr;
+  return w;
+}
+
+// Pixels the window needs at 1 + z = opz: an observed bin spans wmax / opz
+// rest pixels at most, so its overlaps lie among floor(wmax / opz + 2 delta)
+// + 2 pixels from b (0 if the window sweep is off or would need more than 4).
+inline int redshift_window_length(const RedshiftWindow& w, std::int64_t r, double opz) {
+  if (!w.on) return 0;
+  if (w.force_l > 0) return w.force_l <= r ? w.force_l : 0;
+  const double span = w.wmax / opz + 2.0 * w.delta;
+  if (!(span < 3.0)) return 0;
+  const int l = static_cast<int>(span) + 2;
+  return l <= r ? l : 0;
+}
+
+// The scalar window sweep with the window length chosen at run time.
+struct ScalarWindow {
+  template <class T>
+  bool operator()(int l, bool /*nan_free*/, const T* t, const double* er, std::int64_t r, const double* eo,
+                  std::int64_t p, double opz, int mode, double fill, double rdr, double delta,
+                  T* out) const {
+    switch (l) {
+      case 2: return redshift_one_window<T, 2>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+      case 3: return redshift_one_window<T, 3>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+      case 4: return redshift_one_window<T, 4>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+      default: return false;
+    }
+  }
+};
+
 // Do the grids let the log-lambda sweep see every overlap? With dloglam the
 // mean log10 step of the rest centres, measure how far each edge of either grid
 // (outer edges included) strays from its place on one ideal log grid, in
@@ -305,39 +465,77 @@ bool has_no_nan(const T* t, std::int64_t r) {
 // (r+1,); sample n uses template index[n] (0 <= index[n] < k) at z[n] > -1;
 // observed edges eo (p+1,); out (n, p). loglam: the caller found both grids
 // log-linear with the same step; the log-lambda sweep then runs for the
-// templates without NaN when loglam_window_holds() agrees, the general
-// sweep everywhere else. scratch: k bytes.
-template <class T>
-void redshift_batch(const T* templates, std::int64_t k, std::int64_t r, const double* rest_wave,
-                    const double* er, const std::int64_t* index, const double* z, std::int64_t n,
-                    const double* eo, std::int64_t p, int mode, double fill, bool loglam,
-                    int threads, T* out, unsigned char* scratch) {
+// templates without NaN when loglam_window_holds() agrees. window: the
+// window sweep may run where the rest grid is linear (redshift_window_plan)
+// and the log-lambda one does not (window: 0 off, 1 on, 2 on with a window of
+// 2 pixels imposed, a test hook); the general sweep runs everywhere else (and
+// redoes a spectrum whose window did not hold). scratch: k bytes.
+struct RedshiftPlan {
+  bool loglam = false;
   double dloglam = 0.0;
+  RedshiftWindow window;
+  const unsigned char* kind = nullptr;  // per template used: 1 NaN-free, 2 has NaN
+};
+
+template <class T>
+RedshiftPlan redshift_plan(const T* templates, std::int64_t k, std::int64_t r,
+                           const double* rest_wave, const double* er, const std::int64_t* index,
+                           std::int64_t n, const double* eo, std::int64_t p, bool loglam,
+                           int window, unsigned char* scratch) {
+  RedshiftPlan plan;
   if (loglam && r >= 3) {
-    dloglam = (std::log10(rest_wave[r - 1]) - std::log10(rest_wave[0])) / static_cast<double>(r - 1);
-    loglam = loglam_window_holds(er, r, eo, p, dloglam);
-  } else {
-    loglam = false;
+    plan.dloglam =
+        (std::log10(rest_wave[r - 1]) - std::log10(rest_wave[0])) / static_cast<double>(r - 1);
+    plan.loglam = loglam_window_holds(er, r, eo, p, plan.dloglam);
   }
   // scratch[i]: 0 unused, 1 used and NaN-free (log-lambda sweep), 2 used with NaN.
   unsigned char* kind = scratch;
   for (std::int64_t i = 0; i < k; ++i) kind[i] = 0;
-  if (loglam) {
+  if (plan.loglam || window > 0) {
     for (std::int64_t s = 0; s < n; ++s) {
       unsigned char& c = kind[index[s]];
       if (c == 0) c = has_no_nan(templates + index[s] * r, r) ? 1 : 2;
     }
   }
-  parallel_for(n, threads, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t s = begin; s < end; ++s) {
-      const T* t = templates + index[s] * r;
-      T* o = out + s * p;
-      const double opz = 1.0 + z[s];
-      if (loglam && kind[index[s]] == 1)
-        redshift_one_loglam(t, er, r, eo, p, opz, mode, fill, dloglam, o);
-      else
-        redshift_one(t, er, r, eo, p, opz, mode, fill, o);
+  plan.kind = kind;
+  if (window > 0) plan.window = redshift_window_plan(er, r, eo, p, window == 2 ? 2 : 0);
+  return plan;
+}
+
+// Samples [begin, end) of a batch (see redshift_batch); win runs the window
+// sweep (ScalarWindow, or a vectorised one with the same results; it is told
+// whether the template is NaN-free).
+template <class T, class Window>
+void redshift_rows(const T* templates, std::int64_t r, const double* er,
+                   const std::int64_t* index, const double* z, const double* eo, std::int64_t p,
+                   int mode, double fill, const RedshiftPlan& plan, T* out, std::int64_t begin,
+                   std::int64_t end, const Window& win) {
+  for (std::int64_t s = begin; s < end; ++s) {
+    const T* t = templates + index[s] * r;
+    T* o = out + s * p;
+    const double opz = 1.0 + z[s];
+    if (plan.loglam && plan.kind[index[s]] == 1) {
+      redshift_one_loglam(t, er, r, eo, p, opz, mode, fill, plan.dloglam, o);
+      continue;
     }
+    const int l = redshift_window_length(plan.window, r, opz);
+    if (l > 0 && win(l, plan.kind[index[s]] == 1, t, er, r, eo, p, opz, mode, fill,
+                     plan.window.rdr, plan.window.delta, o))
+      continue;
+    redshift_one(t, er, r, eo, p, opz, mode, fill, o);
+  }
+}
+
+template <class T>
+void redshift_batch(const T* templates, std::int64_t k, std::int64_t r, const double* rest_wave,
+                    const double* er, const std::int64_t* index, const double* z, std::int64_t n,
+                    const double* eo, std::int64_t p, int mode, double fill, bool loglam,
+                    int threads, T* out, unsigned char* scratch, int window = 0) {
+  const RedshiftPlan plan = redshift_plan(templates, k, r, rest_wave, er, index, n, eo, p, loglam,
+                                          window, scratch);
+  parallel_for(n, threads, [&](std::int64_t begin, std::int64_t end) {
+    redshift_rows(templates, r, er, index, z, eo, p, mode, fill, plan, out, begin, end,
+                  ScalarWindow{});
   });
 }
 
