@@ -27,7 +27,8 @@ def test_every_verb_has_help(verb, capsys):
         main([verb, "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert f"deepz {verb}" in out and "--help" in out
+    assert f"deepz {verb}" in out
+    assert "--help" in out
 
 
 def tiny_model(tmp_path, wave, name="model.pt"):
@@ -42,15 +43,18 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "accuracy_within_1" in text and "sigma_mad" in text
+    assert "accuracy_within_1" in text
+    assert "sigma_mad" in text
     for name in ("z_pred_vs_true.png", "residuals.png", "confidence.png", "metrics.json"):
         assert (out / "report" / name).is_file(), name
-    assert (out / "model.pt").is_file() and (out / "predictions.fits").is_file()
+    assert (out / "model.pt").is_file()
+    assert (out / "predictions.fits").is_file()
     metrics = json.loads((out / "report" / "metrics.json").read_text())
     assert 0.0 <= metrics["classification"]["accuracy_within_1"] <= 1.0
     # the saved demo model predicts its own held-out catalogue again
     cat = read_catalog(out / "predictions.fits")
-    assert len(cat) == 200 and {"Z", "ZERR", "ZWARN", "Z_TRUE"} <= set(cat.colnames)
+    assert len(cat) == 200
+    assert {"Z", "ZERR", "ZWARN", "Z_TRUE"} <= set(cat.colnames)
 
 
 def test_train_from_toml_and_resume(tmp_path, capsys):
@@ -63,7 +67,8 @@ def test_train_from_toml_and_resume(tmp_path, capsys):
     )
     run = tmp_path / "run"
     assert main(["train", "--config", str(cfg), "--out", str(run), "--no-progress"]) == 0
-    assert (run / "model.pt").is_file() and (run / "report" / "metrics.json").is_file()
+    assert (run / "model.pt").is_file()
+    assert (run / "report" / "metrics.json").is_file()
     assert "seed 3" in capsys.readouterr().out
     history = json.loads((run / "history.json").read_text())
     assert len(history) == 1

@@ -1,4 +1,4 @@
-"""deepz.inference: Predictor outputs, resampling, ZWARN bits, save/load (TorchScript and export)."""
+"""deepz.inference: Predictor outputs, resampling, ZWARN bits, save/load (script and export)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def test_pdf_outputs_are_consistent(predictor):
     np.testing.assert_allclose(cat["Z_MEAN"], pdf @ predictor.z_bins, rtol=1e-6)
     np.testing.assert_allclose(cat["CONFIDENCE"], pdf.max(axis=1), rtol=1e-6)
     lo, med, hi = (np.asarray(cat[c]) for c in ("Z_LO68", "Z_MEDIAN", "Z_HI68"))
-    assert np.all((lo <= med) & (med <= hi)) and np.all((lo >= 1.0) & (hi <= 1.8))
+    assert np.all((lo <= med) & (med <= hi))
+    assert np.all((lo >= 1.0) & (hi <= 1.8))
     np.testing.assert_allclose(cat["ZERR"], (hi - lo) / 2)
     # the median is where the CDF crosses 1/2
     edges = predictor.z_edges
@@ -64,7 +65,8 @@ def test_pdf_outputs_are_consistent(predictor):
         cdf = np.interp(med[i], edges, np.concatenate([[0], np.cumsum(pdf[i])]))
         assert cdf == pytest.approx(0.5, abs=1e-6)  # (Z_PDF is float32)
     assert list(cat["TARGETID"]) == list(range(6))
-    assert np.all(cat["COVERAGE"] == 1.0) and np.all(cat["ZWARN"] & int(ZWarn.OUT_OF_RANGE) == 0)
+    assert np.all(cat["COVERAGE"] == 1.0)
+    assert np.all(cat["ZWARN"] & int(ZWarn.OUT_OF_RANGE) == 0)
 
 
 def test_batch_size_does_not_change_results(net, meta, predictor):
@@ -128,8 +130,10 @@ def test_line_search_refinement_finds_the_lines(predictor):
                                     0.01, np.array([0.005, 0.0001]))
     assert cols["NLINES"][0] >= 4
     assert cols["Z_LINES"][0] == pytest.approx(z_true, abs=2e-4)
-    assert z[0] == cols["Z_LINES"][0] and not zw[0] & int(ZWarn.LINE_SEARCH_DISAGREES)
-    assert z[1] == z0[1] and zw[1] & int(ZWarn.LINE_SEARCH_DISAGREES)
+    assert z[0] == cols["Z_LINES"][0]
+    assert not zw[0] & int(ZWarn.LINE_SEARCH_DISAGREES)
+    assert z[1] == z0[1]
+    assert zw[1] & int(ZWarn.LINE_SEARCH_DISAGREES)
 
 
 def test_ensemble_and_classifier_tasks():

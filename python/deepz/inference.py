@@ -391,7 +391,8 @@ class Predictor:
             if isinstance(batch.flux, dict):
                 from .io import combine_arms
 
-                batch = combine_arms(batch)
+                w, f, iv = combine_arms(batch.wave, batch.flux, batch.ivar)[:3]
+                return np.asarray(f), np.asarray(w, dtype=np.float64), np.asarray(iv)
             return (np.asarray(batch.flux), np.asarray(batch.wave, dtype=np.float64),
                     np.asarray(batch.ivar))
         flux = np.asarray(flux)
@@ -719,7 +720,9 @@ def _load(path, meta_only: bool = False):
     finally:
         cm.__exit__(None, None, None)
     if module is None:
-        raise ValueError(f"{path}: not a TorchScript or torch.export model file ({'; '.join(errors)})")
+        raise ValueError(
+            f"{path}: not a TorchScript or torch.export model file ({'; '.join(errors)})"
+        )
     text = extra.get(META_FILE) or ""
     if isinstance(text, bytes):
         text = text.decode()
