@@ -3,6 +3,10 @@
 The compiled kernels (:mod:`deepz.kernels`) prepare spectra: resample them
 onto common grids, redshift rest-frame templates, add reproducible noise,
 merge bins, and refine redshifts by a line search.
+
+:func:`save` / :func:`load` write and read self-describing models (a network
+plus its grid, normalisation and redshift bins); ``load`` returns a ready
+:class:`deepz.inference.Predictor`. They import torch on first use.
 """
 
 from __future__ import annotations
@@ -20,8 +24,18 @@ __all__ = [
     "get_num_threads",
     "info",
     "line_search",
+    "load",
     "merge_bins",
     "redshift",
     "resample",
+    "save",
     "set_num_threads",
 ]
+
+
+def __getattr__(name: str):
+    if name in ("save", "load"):  # need torch: imported on first use only
+        from . import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -166,12 +166,242 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- deepz train ------------------------------------------------------------------
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a network on spectra simulated on the fly (TOML config)",
+        description="Train a registered deepz network on spectra simulated on the fly, save it "
+        "as a self-describing model (OUT/model.pt) and evaluate it on a held-out simulated set "
+        "(OUT/report). The TOML config has a top-level seed and tables [observer] (name = "
+        "euclid|sdss|..., observer fields), [model] (name = a registered model, config fields), "
+        "[train] (optimizer, lr, batch_size, steps_per_epoch, epochs, more Trainer options) and "
+        "[eval] (n, seed). Example: deepz train --config euclid.toml --out runs/euclid",
+    )
+    p.add_argument("--config", required=True, help="TOML configuration file")
+    p.add_argument("--out", default=None,
+                   help="run folder (default: the config's 'out', else runs/<model name>)")
+    p.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in the run folder exactly")
+    p.add_argument("--export", action="store_true",
+                   help="save the model with torch.export instead of TorchScript")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_train)
+
+
+def _print_metrics(summary: dict) -> None:
+    m = summary["metrics"]
+    red = m.get("redshift", {})
+    cls = m.get("classification", {})
+    parts = []
+    if "accuracy" in cls:
+        parts.append(f"accuracy {cls['accuracy']:.4f}")
+    for key, value in cls.items():
+        if key.startswith("accuracy_within") and value is not None:
+            parts.append(f"{key} {value:.4f}")
+    for key in ("sigma_mad", "outlier_fraction", "bias"):
+        if red.get(key) is not None:
+            parts.append(f"{key} {red[key]:.5f}")
+    print("held-out: " + ", ".join(parts))
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from .pipeline import train
+
+    try:
+        with open(args.config, "rb") as fh:
+            config = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        print(f"deepz train: cannot read {args.config}: {exc}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        config["seed"] = args.seed
+    config.setdefault("seed", 0)
+    out = args.out or config.get("out") or f"runs/{config.get('model', {}).get('name', 'model')}"
+    print(f"seed {config['seed']}")
+    try:
+        summary = train(config, out, resume=args.resume, progress=not args.no_progress,
+                        fmt="export" if args.export else "torchscript")
+    except (ValueError, TypeError, FileExistsError) as exc:
+        print(f"deepz train: {exc}", file=sys.stderr)
+        return 2
+    _print_metrics(summary)
+    print(f"model: {summary['model_path']}  ({summary['seconds']['total']:.1f} s)")
+    return 0
+
+
+# -- deepz predict ----------------------------------------------------------------
+
+
+def _add_predict(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="predict redshifts of spectra files with a saved model; write a catalogue",
+        description="Read spectra (SDSS spec files, DESI coadds, deepz HDF5, FITS/CSV/npz "
+        "tables; files, directories and glob patterns), resample each onto the model's grid, "
+        "predict, and write a catalogue (FITS, CSV, ECSV, HDF5 or Parquet by extension) "
+        "atomically. Targets the input does not cover get ZWARN OUT_OF_RANGE. "
+        "Example: deepz predict model.pt 'data/spec-*.fits' --out zcat.fits",
+    )
+    p.add_argument("model", help="saved model (deepz.save: TorchScript or torch.export)")
+    p.add_argument("files", nargs="+", help="spectra files, directories or glob patterns")
+    p.add_argument("--out", required=True, help="output catalogue")
+    p.add_argument("--refine", action="store_true", help="refine z by the line search")
+    p.add_argument("--pdf", action="store_true", help="keep the full P(z) column (Z_PDF)")
+    p.add_argument("--batch-size", type=int, default=1024, help="spectra per forward pass")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable files (listed on stderr) instead of stopping")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing catalogue")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from . import io
+    from .inference import load
+
+    try:
+        predictor = load(args.model, device=args.device, batch_size=args.batch_size)
+        batch = io.read(args.files, on_error="skip" if args.skip_bad else "raise")
+    except (ValueError, FileNotFoundError, io.ReadError) as exc:
+        print(f"deepz predict: {exc}", file=sys.stderr)
+        return 2
+    for path, problem in batch.errors:
+        print(f"deepz predict: skipped {path}: {problem}", file=sys.stderr)
+    cat = predictor.predict(batch, refine=args.refine, keep_pdf=args.pdf)
+    if batch.meta is not None:
+        for name in ("SOURCE", "Z_CAT"):
+            if name in batch.meta.colnames:
+                cat[name] = batch.meta[name]
+    try:
+        io.write_catalog(args.out, cat, overwrite=args.overwrite,
+                         meta={"MODEL": predictor.meta["model"]["name"]})
+    except (FileExistsError, ValueError) as exc:
+        print(f"deepz predict: {exc}", file=sys.stderr)
+        return 2
+    n_oor = int(((cat["ZWARN"] & int(io.ZWarn.OUT_OF_RANGE)) != 0).sum())
+    print(f"{len(cat)} targets -> {args.out} ({n_oor} outside the model's wavelength range)")
+    return 0
+
+
+# -- deepz evaluate ---------------------------------------------------------------
+
+
+def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="metrics and figures of predictions against true redshifts",
+        description="Compare a prediction catalogue (deepz predict) with true redshifts and "
+        "write metrics.json and figures (deepz.plots.report). Rows are joined on TARGETID "
+        "when both tables have it, else matched by position. The truth table's redshift "
+        "column is the first of --truth-column, Z_TRUE, Z, Z_CAT. "
+        "Example: deepz evaluate zcat.fits truth.fits --out report/",
+    )
+    p.add_argument("pred", help="prediction catalogue")
+    p.add_argument("truth", help="table of true redshifts (FITS, CSV, ECSV, HDF5)")
+    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--truth-column", default=None, help="true-redshift column of TRUTH")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .io import read_catalog
+    from .pipeline import evaluate
+
+    try:
+        pred = read_catalog(args.pred)
+        truth = read_catalog(args.truth)
+    except (OSError, ValueError) as exc:
+        print(f"deepz evaluate: {exc}", file=sys.stderr)
+        return 2
+    candidates = [args.truth_column] if args.truth_column else ["Z_TRUE", "Z", "Z_CAT"]
+    col = next((c for c in candidates if c in truth.colnames), None)
+    if col is None:
+        print(f"deepz evaluate: {args.truth} has none of the columns {candidates}",
+              file=sys.stderr)
+        return 2
+    if "TARGETID" in pred.colnames and "TARGETID" in truth.colnames:
+        index = {int(t): i for i, t in enumerate(truth["TARGETID"])}
+        rows = np.array([index.get(int(t), -1) for t in pred["TARGETID"]])
+        if (rows < 0).any():
+            print(f"deepz evaluate: {(rows < 0).sum()} predicted targets are not in the truth "
+                  "table; they are left out", file=sys.stderr)
+        pred = pred[rows >= 0]
+        truth = truth[rows[rows >= 0]]
+    elif len(pred) != len(truth):
+        print(f"deepz evaluate: {len(pred)} predictions but {len(truth)} truths and no "
+              "TARGETID to join on", file=sys.stderr)
+        return 2
+    y_true = None
+    if "Z_CLASS" in pred.colnames and "Z_BINS" in pred.meta:
+        bins = np.asarray(pred.meta["Z_BINS"], dtype=np.float64)
+        dz = float(np.median(np.diff(bins)))
+        z0 = bins[0] - dz / 2
+        y_true = np.clip(np.floor((np.asarray(truth[col], float) - z0) / dz), 0,
+                         bins.size - 1).astype(np.int64)
+    metrics = evaluate(pred, np.asarray(truth[col], dtype=np.float64), args.out, y_true=y_true,
+                       meta={"pred": args.pred, "truth": args.truth, "column": col})
+    _print_metrics({"metrics": metrics})
+    print(f"report: {args.out}")
+    return 0
+
+
+# -- deepz demo -------------------------------------------------------------------
+
+
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="simulate Euclid spectra, train the Stivaktakis CNN, evaluate (about 10 min)",
+        description="The built-in default: simulate clean Euclid NISP spectra on the fly, "
+        "train the Stivaktakis et al. (2019) CNN (Adagrad), evaluate it on held-out spectra, "
+        "print accuracy, accuracy within +-1 slot (0.001), sigma_MAD and the outlier fraction, "
+        "and write a report folder (figures, metrics.json, the saved model). --quick runs a "
+        "tiny version in about 20 s (plumbing only). See deepz.pipeline for the choices.",
+    )
+    p.add_argument("--out", default="deepz-demo", help="report folder (default deepz-demo)")
+    p.add_argument("--quick", action="store_true", help="a tiny run (~20 s), for tests")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .pipeline import DEMO, QUICK, demo
+
+    seed = (QUICK if args.quick else DEMO)["seed"]
+    print(f"seed {seed}")
+    try:
+        summary = demo(args.out, quick=args.quick, progress=not args.no_progress,
+                       threads=args.threads)
+    except (ValueError, FileExistsError) as exc:
+        print(f"deepz demo: {exc}", file=sys.stderr)
+        return 2
+    _print_metrics(summary)
+    s = summary["seconds"]
+    print(f"time: setup {s['simulate_setup']:.1f} s, train {s['train']:.1f} s, "
+          f"evaluate {s['evaluate']:.1f} s, total {s['total']:.1f} s")
+    print(f"report: {args.out}/report   model: {summary['model_path']}")
+    return 0
+
+
 # -- the parser ---------------------------------------------------------------------
 
 # (name, adder) for every subcommand, in the order `deepz --help` lists them.
 _SUBCOMMANDS: list[tuple[str, Callable[[argparse._SubParsersAction], None]]] = [
     ("info", _add_info),
     ("simulate", _add_simulate),
+    ("train", _add_train),
+    ("predict", _add_predict),
+    ("evaluate", _add_evaluate),
+    ("demo", _add_demo),
 ]
 
 
