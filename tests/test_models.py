@@ -39,6 +39,7 @@ FAMILIES = {
     "alhambra_star_galaxy",
     "alhambra_spectral_type",
     "alhambra_stellar_mass",
+    "optical_cnn",
 }
 
 
@@ -115,6 +116,10 @@ def test_forward_shapes(name):
         assert out.members.shape == (batch, model.n_members)
     elif model.task == "regression":
         assert out.shape == (batch,)
+    elif model.task == "spectro":
+        cls_logits, z_logits = out
+        assert cls_logits.shape == (batch, model.config.n_classes)
+        assert z_logits.shape == (batch, model.config.n_z_bins)
     else:
         assert out.shape == (batch, n_outputs(model))
     for t in flat(out):
@@ -268,6 +273,10 @@ PAPER_COUNTS = {
     "alhambra_stellar_mass": dense(23, 64) + 2 * dense(64, 64) + dense(64, 1),
     "alhambra_star_galaxy": dense(23, 64) + 2 * dense(64, 64) + dense(64, 2),
     "alhambra_spectral_type": dense(23, 64) + 2 * dense(64, 64) + dense(64, 3),
+    # deepz's own: 6 bias-free convs + BatchNorm, 1088 px -> 96 x 34 -> 384 -> 11 + 929
+    "optical_cnn": sum(conv(a, b, k) - b + 2 * b for a, b, k in zip(
+        (2, 32, 32, 64, 64, 96), (32, 32, 64, 64, 96, 96), (9, 5, 5, 5, 5, 3), strict=True))
+    + dense(96 * 34, 384) + dense(384, 11) + dense(384, 929),
 }
 
 

@@ -15,6 +15,7 @@ name                centres                                          source
 ``fourmost_lrs``    0.35 A linear, 3700-9500 A (arms joined; approx.)  4MOST LRS design (R~6500)
 ``gasnet``          5001 pixels, 4000-9000 A (1 A)                    Zhong et al. (2024)
 ``yurchuk``         4000-9000 A at 1 A (5001 pixels)                  Yurchuk & Skyruta
+``optical``         log10 step 4e-4, 3600-9797 A (1088 pixels)        deepz's default model
 ==================  ==============================================  ==========================
 """
 
@@ -100,6 +101,7 @@ PRESETS = {
     "fourmost_lrs": lambda: linear(3700.0, 9500.0, 0.35),
     "gasnet": lambda: np.linspace(4000.0, 9000.0, 5001),
     "yurchuk": lambda: linear(4000.0, 9000.0, 1.0),
+    "optical": lambda: loglinear(3600.0, 9800.0, 4e-4),
 }
 
 

@@ -75,7 +75,7 @@ FORMAT_VERSION = 1
 #: Name of the extra file that carries the meta in saved models.
 META_FILE = "deepz_meta.json"
 
-_TASKS = ("pdf", "regression", "classification", "ensemble")
+_TASKS = ("pdf", "regression", "classification", "ensemble", "spectro")
 _NORMS = ("xmax", "max", "l2", "none")
 
 
@@ -142,7 +142,7 @@ def build_meta(model: torch.nn.Module, wave, *, normalisation: Mapping[str, Any]
     norm = {"kind": normalisation} if isinstance(normalisation, str) else dict(normalisation)
     cfg = desc.get("config", {})
     z_range = None
-    if desc.get("z_bins") is not None and "z_min" in cfg:
+    if desc.get("z_bins") is not None and "z_min" in cfg and desc.get("z_edges") is None:
         z_range = [float(cfg["z_min"]), float(cfg["z_max"])]
     meta = {
         "format": "deepz-model",
@@ -162,6 +162,7 @@ def build_meta(model: torch.nn.Module, wave, *, normalisation: Mapping[str, Any]
         },
         "z_bins": desc.get("z_bins"),
         "z_range": z_range,
+        "z_edges": desc.get("z_edges"),
         "class_names": desc.get("class_names"),
         "spectype": spectype,
         "training": dict(training or {}),
@@ -210,13 +211,23 @@ def _check_meta(meta: Any, where: str) -> dict[str, Any]:
         raise ValueError(
             f"{where}: the network takes {shape[-1]} pixels but input.wave has {wave.size}"
         )
-    if model["task"] == "pdf":
+    if model["task"] in ("pdf", "spectro"):
         bins = meta.get("z_bins")
         if not bins:
-            raise ValueError(f"{where}: a 'pdf' model needs z_bins")
+            raise ValueError(f"{where}: a {model['task']!r} model needs z_bins")
         b = np.asarray(bins, dtype=np.float64)
         if b.ndim != 1 or not np.all(np.diff(b) > 0):
             raise ValueError(f"{where}: z_bins must be increasing bin centres")
+        edges = meta.get("z_edges")
+        if edges is not None:
+            e = np.asarray(edges, dtype=np.float64)
+            if e.shape != (b.size + 1,) or not np.all(np.diff(e) > 0) or not np.all(
+                (e[:-1] < b) & (b < e[1:])
+            ):
+                raise ValueError(f"{where}: z_edges must be {b.size + 1} increasing edges "
+                                 "around the z_bins")
+    if model["task"] == "spectro" and not meta.get("class_names"):
+        raise ValueError(f"{where}: a 'spectro' model needs class_names")
     return dict(meta)
 
 
@@ -250,6 +261,16 @@ def _pdf_quantile(prob: np.ndarray, edges: np.ndarray, q: float) -> np.ndarray:
     frac = np.where(p > 0, (q - below) / np.where(p > 0, p, 1.0), 0.5)
     frac = np.clip(frac, 0.0, 1.0)
     return edges[k] + frac * (edges[k + 1] - edges[k])
+
+
+def _median_snr(f: np.ndarray, iv: np.ndarray) -> np.ndarray:
+    """Median S/N per pixel, |flux| sqrt(ivar), over each spectrum's good pixels (0 if none)."""
+    snr = np.where(iv > 0, np.abs(f) * np.sqrt(np.maximum(iv, 0.0)), np.nan)
+    out = np.zeros(f.shape[0])
+    ok = (iv > 0).any(axis=1)
+    if ok.any():
+        out[ok] = np.nanmedian(snr[ok], axis=1)
+    return out
 
 
 def _split_class(name: str) -> tuple[str, str]:
@@ -318,11 +339,14 @@ class Predictor:
         self.z_bins = (None if self.meta.get("z_bins") is None
                        else np.asarray(self.meta["z_bins"], dtype=np.float64))
         self.z_edges = (None if self.z_bins is None
+                        else np.asarray(self.meta["z_edges"], dtype=np.float64)
+                        if self.meta.get("z_edges") is not None
                         else _bin_edges(self.z_bins, self.meta.get("z_range")))
         if self.z_edges is not None and self.meta.get("z_range") is not None:
             # equal bins: exact float64 centres (the network's buffer holds float32 ones)
             self.z_bins = 0.5 * (self.z_edges[1:] + self.z_edges[:-1])
         self.class_names = self.meta.get("class_names")
+        self.calibration: dict[str, Any] = dict(self.meta.get("calibration") or {})
         shape = self.meta["model"].get("input_shape") or [self.wave.size]
         self._input_shape = tuple(int(s) for s in shape)
 
@@ -379,9 +403,15 @@ class Predictor:
         good = np.isfinite(f) & (iv > 0)
         masked = 1.0 - good.sum(axis=1) / np.maximum(inside.sum(axis=1), 1)
         f = np.where(good, f, 0.0)
+        iv = np.where(good, iv, 0.0)
+        info = {"coverage": coverage, "masked": np.clip(masked, 0, 1), "ivar": iv,
+                "snr": _median_snr(f, iv)}
+        if self.task == "spectro":  # (flux, ivar): the network normalises them itself
+            c = np.abs(f).sum(axis=1) / np.maximum(good.sum(axis=1), 1)
+            c = np.where(c > 0, c, 1.0)[:, None]  # unit-free scale: no float32 overflow
+            return np.stack([f / c, iv * (c * c)], axis=1).astype(np.float32), info
         x = self._normalise(f)
-        return x.astype(np.float32), {"coverage": coverage, "masked": np.clip(masked, 0, 1),
-                                      "ivar": np.where(good, iv, 0.0)}
+        return x.astype(np.float32), info
 
     def _as_arrays(self, flux, wave, ivar):
         from .io import SpectraBatch
@@ -434,7 +464,9 @@ class Predictor:
         """Run the network on prepared inputs (N, P) in batches; return raw outputs.
 
         Returns ``{"prob": (N, K)}`` (pdf, classification), ``{"z": (N,)}``
-        (regression) or ``{"z", "sigma_z", "members"}`` (ensemble).
+        (regression), ``{"z", "sigma_z", "members"}`` (ensemble) or
+        ``{"class_prob": (N, C), "prob": (N, K)}`` (spectro, with the
+        calibration temperatures of the meta applied).
         """
         cuda = self.device.type == "cuda"
         outs: dict[str, list[np.ndarray]] = {}
@@ -450,6 +482,11 @@ class Predictor:
         return {k: np.concatenate(v) for k, v in outs.items()}
 
     def _decode(self, out: Any) -> dict[str, torch.Tensor]:
+        if self.task == "spectro":
+            t_cls = float(self.calibration.get("class_temperature", 1.0))
+            t_z = float(self.calibration.get("z_temperature", 1.0))
+            return {"class_prob": torch.softmax(out[0].float() / t_cls, dim=1),
+                    "prob": torch.softmax(out[1].float() / t_z, dim=1)}
         if self.task in ("pdf", "classification"):
             logits = out[0] if isinstance(out, (tuple, list)) else out
             return {"prob": torch.softmax(logits.float(), dim=1)}
@@ -513,6 +550,10 @@ class Predictor:
         if tid.shape != (n,):
             raise ValueError(f"targetid: expected {n} ids, got shape {tid.shape}")
         raw = self.forward(x)
+        if self.task == "spectro":
+            return self._predict_spectro(flux, wave, ivar, tid, raw, info, refine=refine,
+                                         keep_pdf=keep_pdf, low_confidence=low_confidence,
+                                         max_masked=max_masked)
         zwarn = np.zeros(n, dtype=np.int64)
         zwarn[info["coverage"] < self.min_coverage] |= int(ZWarn.OUT_OF_RANGE)
         zwarn[info["masked"] > max_masked] |= int(ZWarn.MASKED_TOO_MUCH)
@@ -579,6 +620,102 @@ class Predictor:
             cat.meta["Z_BINS"] = [float(v) for v in self.z_bins]
         if self.class_names is not None:
             cat.meta["CLASSES"] = list(self.class_names)
+        return cat
+
+    def _predict_spectro(self, flux, wave, ivar, tid, raw, info, *, refine, keep_pdf,
+                         low_confidence, max_masked):
+        """Catalogue of a class + P(z) network (see :meth:`predict` and :mod:`deepz.default`)."""
+        from .io import ZWarn, make_catalog
+
+        cal = self.calibration
+        n = tid.size
+        rows = np.arange(n)
+        names = list(self.class_names)
+        parents = [_split_class(c)[0] for c in names]
+        classes = list(dict.fromkeys(parents))
+        member = np.array([[p == c for p in parents] for c in classes], dtype=np.float64)
+        psub = raw["class_prob"].astype(np.float64)
+        psub /= psub.sum(axis=1, keepdims=True)
+        pcls = psub @ member.T  # (N, n_classes)
+        kc = pcls.argmax(axis=1)
+        spectype = np.asarray(classes, dtype=object)[kc]
+        masked_sub = np.where(member[kc] > 0, psub, -1.0)
+        subtype = np.array([_split_class(names[j])[1] for j in masked_sub.argmax(axis=1)],
+                           dtype=object)
+        p = raw["prob"].astype(np.float64)
+        p /= p.sum(axis=1, keepdims=True)
+        edges = self.z_edges
+        u_edges = np.log1p(edges)
+        du = np.diff(u_edges)
+        k = p.argmax(axis=1)
+        kk = p.shape[1]
+        # mode, refined by the parabola through the peak bin and its neighbours (in ln(1+z))
+        pl = p[rows, np.maximum(k - 1, 0)]
+        pr = p[rows, np.minimum(k + 1, kk - 1)]
+        pk = p[rows, k]
+        den = pl - 2.0 * pk + pr
+        shift = np.where((k > 0) & (k < kk - 1) & (den < 0), 0.5 * (pl - pr) / np.where(
+            den < 0, den, -1.0), 0.0)
+        u_mode = 0.5 * (u_edges[k] + u_edges[k + 1]) + np.clip(shift, -0.5, 0.5) * du[k]
+        z_net = np.expm1(u_mode)
+        lo, hi = _pdf_quantile(p, edges, 0.16), _pdf_quantile(p, edges, 0.84)
+        z_med = _pdf_quantile(p, edges, 0.5)
+        # probability within the catastrophic-failure tolerance |dz|/(1+z) < 0.01 of the mode
+        u_c = 0.5 * (u_edges[:-1] + u_edges[1:])
+        near = np.abs(u_c[None, :] - u_mode[:, None]) < 0.01
+        peak = (p * near).sum(axis=1)
+        far = np.where(near, 0.0, p)
+        deltachi2 = 2.0 * np.log(np.maximum(pk, 1e-300) / np.maximum(far.max(axis=1), 1e-300))
+        floor = (1.0 + z_net) * du[k] / math.sqrt(12.0)
+        zerr = float(cal.get("zerr_scale", 1.0)) * np.maximum(0.5 * (hi - lo), floor)
+        zwarn = np.zeros(n, dtype=np.int64)
+        zwarn[info["coverage"] < self.min_coverage] |= int(ZWarn.OUT_OF_RANGE)
+        zwarn[info["masked"] > max_masked] |= int(ZWarn.MASKED_TOO_MUCH)
+        zwarn[info["masked"] >= 1.0] |= int(ZWarn.NODATA)
+        zwarn[peak < low_confidence] |= int(ZWarn.LOW_CONFIDENCE)
+        zwarn[(k == 0) | (k == kk - 1)] |= int(ZWarn.Z_AT_EDGE)
+        zwarn[pcls.max(axis=1) < float(cal.get("class_ambiguous", 0.8))] |= int(
+            ZWarn.CLASS_AMBIGUOUS)
+        zwarn[info["snr"] < float(cal.get("low_snr", 2.0))] |= int(ZWarn.LOW_SNR)
+        cols: dict[str, Any] = {}
+        z = z_net.copy()
+        if refine:
+            sel = np.flatnonzero(spectype != "STAR")
+            z_lines = np.full(n, np.nan)
+            n_lines = np.zeros(n, dtype=np.int64)
+            if sel.size:
+                f_in, w_in, iv_in = self._as_arrays(flux, wave, ivar)
+                w_sel = w_in if w_in.ndim == 1 else w_in[sel]
+                tol = 3.0 * (1.0 + z_net[sel]) * du[k[sel]]
+                z_s, zw_s, extra = self._refine(f_in[sel], w_sel, iv_in[sel], z_net[sel],
+                                                zerr[sel], zwarn[sel], 0.02, tol)
+                z[sel], zwarn[sel] = z_s, zw_s
+                z_lines[sel], n_lines[sel] = extra["Z_LINES"], extra["NLINES"]
+                used = np.zeros(n, dtype=bool)
+                used[sel] = np.isfinite(extra["Z_LINES"]) & (z_s == extra["Z_LINES"])
+                if used.any():
+                    # a line-based z: the pixel width of the input, shrunk by the lines found
+                    w2 = np.broadcast_to(w_in, f_in.shape) if w_in.ndim == 1 else w_in
+                    pix = np.median(np.abs(np.diff(np.log(w2[used]), axis=1)), axis=1)
+                    zerr[used] = float(cal.get("zerr_lines_scale", 1.0)) * (1.0 + z[used]) * (
+                        pix / np.sqrt(n_lines[used]))
+            cols.update(Z_NET=z_net, Z_LINES=z_lines, NLINES=n_lines)
+        order = np.argsort(classes)
+        for j in order:
+            cols[f"P_{classes[j]}"] = pcls[:, j]
+        cols.update(P_SUBCLASS=psub.astype(np.float32), Z_MODE=z_net, Z_MEDIAN=z_med,
+                    Z_LO68=lo, Z_HI68=hi, PEAK_PROB=peak, CONFIDENCE=pcls.max(axis=1),
+                    SNR_MEDIAN=info["snr"])
+        if keep_pdf:
+            cols["Z_PDF"] = p.astype(np.float32)
+        cols.update(COVERAGE=info["coverage"], MASKED_FRAC=info["masked"])
+        cat = make_catalog(tid, z, zerr=zerr, zwarn=zwarn, spectype=spectype, subtype=subtype,
+                           deltachi2=deltachi2, **cols)
+        cat.meta["MODEL"] = str(self.meta["model"]["name"])
+        cat.meta["TASK"] = self.task
+        cat.meta["Z_BINS"] = [float(v) for v in self.z_bins]
+        cat.meta["Z_EDGES"] = [float(v) for v in edges]
+        cat.meta["SUBCLASSES"] = names
         return cat
 
     def _refine(self, flux, wave, ivar, z, zerr, zwarn, window, tolerance):

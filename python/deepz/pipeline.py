@@ -155,7 +155,10 @@ def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress:
     epochs = int(tcfg.pop("epochs", 1))
     optimizer = tcfg.pop("optimizer", "adagrad")
     lr = tcfg.pop("lr", None)
-    stream = SimulatedStream(obs, seed=seed, batch_size=batch_size)
+    dcfg = dict(config.get("data", {}))
+    if isinstance(dcfg.get("y"), list):
+        dcfg["y"] = tuple(dcfg["y"])
+    stream = SimulatedStream(obs, seed=seed, batch_size=batch_size, **dcfg)
     name, mcfg = _model_config(obs, config.get("model", {"name": "euclid_cnn"}))
     torch.manual_seed(seed)
     net = models.create(name, **mcfg)
@@ -172,6 +175,16 @@ def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress:
                                 "samples_seen": steps * epochs * batch_size,
                                 "data": f"on-the-fly simulated spectra ({obs.kind})"})
     model_path = save(net, out / "model.pt", meta, fmt=fmt)
+    if net.task == "spectro":  # classes + P(z): calibrated, then evaluated per class and S/N
+        from .calibration import calibrate_and_evaluate
+
+        summary = calibrate_and_evaluate(net, meta, config, out, progress=progress, fmt=fmt)
+        summary["seconds"] = {"simulate_setup": t1 - t0, "train": t2 - t1,
+                              "total": time.perf_counter() - t0}
+        summary["history"] = result.history
+        (out / "summary.json").write_text(json.dumps(
+            {k: v for k, v in summary.items() if k != "metrics"}, indent=2, default=str))
+        return summary
     # held-out evaluation (physical flux: the Predictor normalises as the meta says)
     ecfg = dict(config.get("eval", {}))
     n_eval, eval_seed = int(ecfg.get("n", 2000)), int(ecfg.get("seed", seed + 1_000_003))

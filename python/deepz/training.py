@@ -729,7 +729,9 @@ class Trainer:
         More keyword arguments of the optimiser (``momentum``, ``weight_decay``...).
     schedule : None, str or callable
         ``"halve_every_5"`` (any ``"halve_every_<N>"``: the learning rate is
-        halved every N epochs, GaSNet-II's schedule), or a factory
+        halved every N epochs, GaSNet-II's schedule), ``"cosine"`` (cosine
+        annealing from ``lr`` to lr/50 over the run's epochs, or its steps
+        with ``schedule_interval="step"``), or a factory
         ``f(optimizer) -> LRScheduler``. Stepped after each epoch (or each
         batch, with ``schedule_interval="step"``);
         ``ReduceLROnPlateau`` is stepped with the monitored metric (else the
@@ -1047,12 +1049,22 @@ class Trainer:
     def _build_scheduler(self, schedule: Any) -> Any:
         if schedule is None:
             return None
+        if schedule == "cosine":
+            steps = self.epochs
+            if self.schedule_interval == "step":
+                if self.steps_per_epoch is None:
+                    raise ValueError("schedule: 'cosine' per step needs steps_per_epoch")
+                steps = self.epochs * self.steps_per_epoch
+            base = self.optimizer.param_groups[0]["lr"]
+            return torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.optimizer, T_max=steps, eta_min=base / 50.0
+            )
         if isinstance(schedule, str):
             match = _HALVE.fullmatch(schedule)
             if match is None or int(match.group(1)) < 1:
                 raise ValueError(
                     f"schedule: unknown name {schedule!r}; expected 'halve_every_<N>' (e.g. "
-                    "'halve_every_5'), None or a factory f(optimizer) -> LRScheduler"
+                    "'halve_every_5'), 'cosine', None or a factory f(optimizer) -> LRScheduler"
                 )
             return torch.optim.lr_scheduler.StepLR(
                 self.optimizer, step_size=int(match.group(1)), gamma=0.5

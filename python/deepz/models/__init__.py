@@ -22,6 +22,7 @@ alhambra_redshift     ALHAMBRA dense net -> z                        z (B,)
 alhambra_star_galaxy  ALHAMBRA dense net -> star / galaxy            logits (B, 2)
 alhambra_spectral_type ALHAMBRA dense net -> spectral type           logits (B, K)
 alhambra_stellar_mass ALHAMBRA dense net -> log10 M*                 log M* (B,)
+optical_cnn           deepz's default: (flux, ivar) -> class, P(z)  (logits (B, C), (B, K))
 ===================== ============================================== ======================
 
 Each model:
@@ -46,7 +47,7 @@ z = sum_k z_k P_k (:mod:`deepz.models.heads`).
 
 from __future__ import annotations
 
-from . import alhambra, euclid_cnn, gasnet, heads, pasquet, yurchuk
+from . import alhambra, euclid_cnn, gasnet, heads, optical, pasquet, yurchuk
 from ._base import DeepzModel, ModelEntry, create, get_entry, list_models, register_model
 from .alhambra import AlhambraConfig, AlhambraNet, MagnitudeTransform, PolynomialCorrection
 from .euclid_cnn import EuclidCNN, EuclidCNNConfig
@@ -60,11 +61,13 @@ from .gasnet import (
     GaSNetRegressor,
 )
 from .heads import EnsembleOutput, PDFHead, PDFOutput, bin_centres
+from .optical import OPTICAL_SUBCLASSES, OpticalCNN, OpticalCNNConfig
 from .pasquet import PasquetConfig, PasquetInception
 from .yurchuk import YurchukCNN, YurchukCNNConfig, YurchukInception, YurchukInceptionConfig
 
 __all__ = [
     "GASNET_CLASSES",
+    "OPTICAL_SUBCLASSES",
     "AlhambraConfig",
     "AlhambraNet",
     "DeepzModel",
@@ -78,6 +81,8 @@ __all__ = [
     "GaSNetEnsembleConfig",
     "GaSNetRegressor",
     "MagnitudeTransform",
+    "OpticalCNN",
+    "OpticalCNNConfig",
     "ModelEntry",
     "PDFHead",
     "PDFOutput",
@@ -96,6 +101,7 @@ __all__ = [
     "get_entry",
     "heads",
     "list_models",
+    "optical",
     "pasquet",
     "register_model",
     "yurchuk",

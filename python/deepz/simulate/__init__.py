@@ -19,6 +19,7 @@ observer            what it makes
                     coadds the arms
 ``fourmost``        4MOST LRS, 3700-9500 A at 0.35 A, R 6500, CRS-like mix
 ``gasnet``          GaSNet-II inputs: 4000-9000 A in 5001 pixels, flux / L2 norm
+``mixture``         several of the above on one ``grid``, interleaved (:class:`Mixture`)
 ``photometry``      AB fluxes and magnitudes through :mod:`deepz.filters` (SDSS ugriz or
                     ALHAMBRA 20 medium bands + JHKs), depths, -99 / 99 conventions
 ==================  ========================================================================
@@ -67,6 +68,7 @@ from .batch import SimulatedBatch
 from .euclid import EuclidNISP, euclid_nisp
 from .gallery import plot_gallery, plot_observer
 from .hdf5 import observer_from_config, read_hdf5, write_hdf5
+from .mixture import Mixture, mixture
 from .photometry import SATURATED, UNDETECTED, Photometry, Population, photometry
 from .spectro import SKY_LINES, Arm, SpectroSurvey, Target, desi, fourmost, gasnet, sdss
 from .stream import iterate_batches
@@ -78,6 +80,7 @@ __all__ = [
     "UNDETECTED",
     "Arm",
     "EuclidNISP",
+    "Mixture",
     "Photometry",
     "Population",
     "SimulatedBatch",
@@ -89,6 +92,7 @@ __all__ = [
     "fourmost",
     "gasnet",
     "iterate_batches",
+    "mixture",
     "observer",
     "observer_from_config",
     "photometry",
@@ -117,6 +121,7 @@ OBSERVERS = {
     "desi": desi,
     "fourmost": fourmost,
     "gasnet": gasnet,
+    "mixture": mixture,
     "photometry-sdss": _photometry_sdss,
     "photometry-alhambra": _photometry_alhambra,
 }
