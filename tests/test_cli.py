@@ -125,3 +125,33 @@ def test_evaluate_prediction_against_truth(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["redshift"]["outlier_fraction"] == pytest.approx(2 / 40)
     assert (out / "z_pred_vs_true.png").is_file()
+
+
+def test_evaluate_a_catalogue_against_its_own_catalogue_redshifts(tmp_path, capsys):
+    # deepz predict copies the survey's redshift (SDSS SPECOBJ Z) into Z_CAT: without TRUTH
+    # the catalogue is its own truth table, and its predicted Z is never taken as a truth
+    rng = np.random.default_rng(1)
+    z = rng.uniform(0.1, 1.0, 30)
+    zp = z + rng.normal(0, 0.001, 30)
+    zp[:3] += 0.5  # three outliers
+    pred = make_catalog(np.arange(30), zp, Z_CAT=z)
+    path = tmp_path / "zcat.fits"
+    write_catalog(path, pred)
+    out = tmp_path / "report"
+    assert main(["evaluate", str(path), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["meta"]["column"] == "Z_CAT"
+    assert metrics["redshift"]["outlier_fraction"] == pytest.approx(3 / 30)
+    # naming the file twice is the same; asking for its Z as the truth is refused
+    assert main(["evaluate", str(path), str(path), "--out", str(tmp_path / "r2"),
+                 "--truth-column", "Z"]) == 2
+    assert "is the prediction" in capsys.readouterr().err
+    pred.remove_column("Z_CAT")
+    write_catalog(path, pred, overwrite=True)
+    assert main(["evaluate", str(path), str(path), "--out", str(tmp_path / "r3")]) == 2
+    assert "none of the columns ['Z_TRUE', 'Z_CAT']" in capsys.readouterr().err
+
+
+def test_evaluate_reports_a_missing_file(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nope.fits"), "--out", str(tmp_path / "r")]) == 2
+    assert "nope.fits" in capsys.readouterr().err

@@ -106,6 +106,42 @@ def test_csv_round_trip_and_metadata_comments(tmp_path):
     assert back.meta["MODEL"] == "gasnet"
 
 
+@pytest.mark.parametrize("ext", [".fits", ".ecsv", ".h5", ".csv"])
+def test_round_trip_keeps_the_tables_own_metadata(tmp_path, ext):
+    # a Predictor catalogue's meta (bins, model, task) must survive, exactly, for evaluation
+    t = _catalog() if ext != ".csv" else _scalar_part(_catalog())
+    bins = [0.1 * k + 0.05 for k in range(40)]  # not all exact in 16 digits
+    t.meta.update(MODEL="euclid_cnn", TASK="pdf", Z_BINS=bins, CLASSES=["GALAXY", "QSO"],
+                  SEED=1)
+    p = io.write_catalog(tmp_path / f"zcat{ext}", t, seed=42, meta={"TASK": "override"})
+    back = io.read_catalog(p)
+    assert list(back.meta["Z_BINS"]) == bins
+    assert list(back.meta["CLASSES"]) == ["GALAXY", "QSO"]
+    assert back.meta["MODEL"] == "euclid_cnn"
+    assert back.meta["TASK"] == "override"  # the caller's meta wins, then seed, then the table's
+    assert str(back.meta["SEED"]) == "42"
+    assert str(back.meta["DEEPZVER"]) == deepz.__version__
+    assert t.meta["TASK"] == "pdf"  # the caller's table is left alone
+
+
+def test_fits_skips_table_metadata_it_cannot_hold(tmp_path, caplog):
+    t = _catalog()
+    t.meta["NOTE"] = "na\u00efve"  # not ASCII: no FITS card can hold it
+    p = io.write_catalog(tmp_path / "zcat.fits", t)
+    assert "NOTE" in caplog.text
+    assert "NOTE" not in io.read_catalog(p).meta
+    # the caller's own meta is not dropped silently
+    with pytest.raises(ValueError, match="ASCII"):
+        io.write_catalog(tmp_path / "zcat2.fits", _catalog(), meta={"NOTE": "na\u00efve"})
+
+
+def test_read_catalog_ignores_foreign_header_cards(tmp_path):
+    p = io.write_catalog(tmp_path / "zcat.fits", _catalog())
+    with fits.open(p, mode="update") as h:
+        h[1].header["SURVEY"] = "main"  # another tool's card: not deepz meta
+    assert set(io.read_catalog(p).meta) == {"DEEPZVER", "DATE"}
+
+
 def test_csv_refuses_vector_columns(tmp_path):
     with pytest.raises(ValueError, match="Z_PDF"):
         io.write_catalog(tmp_path / "zcat.csv", _catalog())

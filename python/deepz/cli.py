@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -299,11 +300,14 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
         description="Compare a prediction catalogue (deepz predict) with true redshifts and "
         "write metrics.json and figures (deepz.plots.report). Rows are joined on TARGETID "
         "when both tables have it, else matched by position. The truth table's redshift "
-        "column is the first of --truth-column, Z_TRUE, Z, Z_CAT. "
+        "column is the first of --truth-column, Z_TRUE, Z, Z_CAT. Without TRUTH the "
+        "catalogue is its own truth table (its Z_TRUE or Z_CAT: deepz predict copies the "
+        "survey's redshift, e.g. SDSS SPECOBJ Z, into Z_CAT), never its predicted Z. "
         "Example: deepz evaluate zcat.fits truth.fits --out report/",
     )
     p.add_argument("pred", help="prediction catalogue")
-    p.add_argument("truth", help="table of true redshifts (FITS, CSV, ECSV, HDF5)")
+    p.add_argument("truth", nargs="?", default=None,
+                   help="table of true redshifts (FITS, CSV, ECSV, HDF5; default: PRED itself)")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--truth-column", default=None, help="true-redshift column of TRUTH")
     p.set_defaults(run=_run_evaluate)
@@ -312,19 +316,27 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .io import read_catalog
+    from .io import ReadError, read_catalog
     from .pipeline import evaluate
 
+    truth_path = args.pred if args.truth is None else args.truth
     try:
         pred = read_catalog(args.pred)
-        truth = read_catalog(args.truth)
-    except (OSError, ValueError) as exc:
+        truth = read_catalog(truth_path)
+        itself = os.path.samefile(args.pred, truth_path)
+    except (OSError, ValueError, ReadError) as exc:
         print(f"deepz evaluate: {exc}", file=sys.stderr)
         return 2
-    candidates = [args.truth_column] if args.truth_column else ["Z_TRUE", "Z", "Z_CAT"]
+    if itself and args.truth_column == "Z":
+        print("deepz evaluate: Z of the prediction catalogue is the prediction, not a truth",
+              file=sys.stderr)
+        return 2
+    # the catalogue as its own truth table: its Z is the prediction, never a truth
+    candidates = ([args.truth_column] if args.truth_column
+                  else ["Z_TRUE", "Z_CAT"] if itself else ["Z_TRUE", "Z", "Z_CAT"])
     col = next((c for c in candidates if c in truth.colnames), None)
     if col is None:
-        print(f"deepz evaluate: {args.truth} has none of the columns {candidates}",
+        print(f"deepz evaluate: {truth_path} has none of the columns {candidates}",
               file=sys.stderr)
         return 2
     if "TARGETID" in pred.colnames and "TARGETID" in truth.colnames:
@@ -347,7 +359,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         y_true = np.clip(np.floor((np.asarray(truth[col], float) - z0) / dz), 0,
                          bins.size - 1).astype(np.int64)
     metrics = evaluate(pred, np.asarray(truth[col], dtype=np.float64), args.out, y_true=y_true,
-                       meta={"pred": args.pred, "truth": args.truth, "column": col})
+                       meta={"pred": args.pred, "truth": truth_path, "column": col})
     _print_metrics({"metrics": metrics})
     print(f"report: {args.out}")
     return 0

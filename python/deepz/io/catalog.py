@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 import logging
 import os
 
@@ -252,10 +253,14 @@ def write_catalog(path, table, overwrite: bool = False, seed: int | None = None,
 
     Notes
     -----
-    Metadata written: ``DEEPZVER`` (deepz version), ``SEED`` (if given),
-    ``DATE`` (UTC), the ZWARN bit names (``ZWBITnn``) for FITS, and ``meta``.
-    FITS keeps them in the primary and table headers; CSV as ``# key: value``
-    comment lines before the header row; ECSV/HDF5/Parquet in the table meta.
+    Metadata written: the table's own ``meta`` (a Predictor catalogue's
+    ``MODEL``, ``TASK``, ``Z_BINS``, ``CLASSES``), ``DEEPZVER`` (deepz
+    version), ``SEED`` (if given), ``DATE`` (UTC), ``meta``, and for FITS the
+    ZWARN bit names (``ZWBITnn``); :func:`read_catalog` gives them back.
+    FITS keeps them in the primary and table headers (lists and dicts as JSON
+    strings, card comment ``deepz meta (JSON)``); CSV as ``# key: value``
+    comment lines before the header row (lists as JSON); ECSV/HDF5/Parquet in
+    the table meta.
     A write interrupted at any point (exception, Ctrl-C) leaves ``path``
     untouched: either the old file or none, never a partial one.
 
@@ -272,11 +277,13 @@ def write_catalog(path, table, overwrite: bool = False, seed: int | None = None,
     path = os.fspath(path)
     fmt = _format_of(path, format)
     t = _as_table(table).copy(copy_data=False)
-    info = {"DEEPZVER": _version(),
+    own = dict(t.meta)  # the table's metadata (Predictor: MODEL, TASK, Z_BINS, CLASSES)
+    info = {**own, "DEEPZVER": _version(),
             "DATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")}
     if seed is not None:
         info["SEED"] = int(seed)
     info.update(meta or {})
+    optional = set(own) - set(meta or {})
     if fmt == "csv":
         multi = [c for c in t.colnames if t[c].ndim > 1]
         if multi:
@@ -289,11 +296,12 @@ def write_catalog(path, table, overwrite: bool = False, seed: int | None = None,
                               "or write .fits / .csv") from exc
     with atomic_path(path, overwrite=overwrite) as tmp:
         if fmt == "fits":
-            _write_fits(tmp, t, info)
+            _write_fits(tmp, t, info, optional)
         elif fmt == "csv":
             t.meta = {}
             with open(tmp, "w", newline="") as fh:
-                fh.writelines(f"# {k}: {v}\n" for k, v in info.items())
+                fh.writelines(f"# {k}: {v if _is_scalar(v) else _json(v)}\n"
+                              for k, v in info.items())
                 t.write(fh, format="ascii.csv")
         elif fmt == "ecsv":
             t.meta = dict(info)
@@ -308,7 +316,27 @@ def write_catalog(path, table, overwrite: bool = False, seed: int | None = None,
     return path
 
 
-def _write_fits(tmp: str, t: Table, info: dict) -> None:
+_META = "deepz meta"
+_META_JSON = "deepz meta (JSON)"
+_LEGACY_META = ("DEEPZVER", "SEED", "DATE")  # read back from files written without comments
+
+
+def _is_scalar(v) -> bool:
+    return v is None or isinstance(v, (str, bool, int, float, np.generic))
+
+
+def _json(v) -> str:
+    def default(x):
+        if isinstance(x, np.generic):
+            return x.item()
+        if isinstance(x, np.ndarray):
+            return x.tolist()
+        return str(x)
+
+    return json.dumps(v, default=default)
+
+
+def _write_fits(tmp: str, t: Table, info: dict, optional: set = frozenset()) -> None:
     primary = fits.PrimaryHDU()
     t.meta = {}
     hdu = fits.table_to_hdu(t)
@@ -316,7 +344,13 @@ def _write_fits(tmp: str, t: Table, info: dict) -> None:
     for h in (primary.header, hdu.header):
         for k, v in info.items():
             key = str(k).upper()[:8]
-            h[key] = v
+            card = (v, _META) if _is_scalar(v) else (_json(v), _META_JSON)
+            try:
+                h[key] = card
+            except (ValueError, TypeError) as exc:
+                if k not in optional:  # the caller's own meta must be written
+                    raise
+                log.warning("table meta %r not written to the FITS header: %s", k, exc)
         for bit in ZWarn:
             h[f"ZWBIT{bit.bit_length() - 1:02d}"] = (bit.name, "ZWARN bit name")
     fits.HDUList([primary, hdu]).writeto(tmp, overwrite=True, checksum=True)
@@ -382,7 +416,15 @@ def read_catalog(path, hdu: str | int | None = None) -> Table:
             raise ReadError(path, f"missing HDU {hdu!r} (the file has {', '.join(names)})")
         h = hdul[hdu]
         t = Table(h.data, copy=True)
-        t.meta = {k: h.header[k] for k in ("DEEPZVER", "SEED", "DATE") if k in h.header}
+        t.meta = {}
+        for k in dict.fromkeys(h.header):  # write_catalog's cards: comment "deepz meta"
+            if k in ("", "COMMENT", "HISTORY"):
+                continue
+            comment = h.header.comments[k]
+            if comment == _META_JSON:
+                t.meta[k] = json.loads(h.header[k])
+            elif comment == _META or k in _LEGACY_META:
+                t.meta[k] = h.header[k]
     for c in t.colnames:
         if t[c].dtype.kind in "SU":
             t[c] = np.char.strip(np.asarray(t[c]).astype(str))
@@ -400,6 +442,11 @@ def _csv_meta(path: str) -> dict:
                 break
             key, sep, value = line[1:].strip().partition(": ")
             if sep:
+                if value.startswith(("[", "{")):  # lists and dicts are written as JSON
+                    try:
+                        value = json.loads(value)
+                    except ValueError:
+                        pass
                 meta[key] = value
     return meta
 
