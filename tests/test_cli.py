@@ -82,7 +82,7 @@ def test_predict_on_sdss_files_flags_uncovered_targets(tmp_path, capsys):
     # sdss_a and sdss_b cover 3811-3970 A; sdss_c starts at 3981 A
     model = tiny_model(tmp_path, np.linspace(3820.0, 3960.0, 64))
     out = tmp_path / "zcat.fits"
-    assert main(["predict", model, fx.sdss_a, fx.sdss_b, fx.sdss_c, "--out", str(out)]) == 0
+    assert main(["predict", "--model", model, fx.sdss_a, fx.sdss_b, fx.sdss_c, "--out", str(out)]) == 0
     assert "3 targets" in capsys.readouterr().out
     cat = read_catalog(out)
     assert len(cat) == 3
@@ -90,7 +90,7 @@ def test_predict_on_sdss_files_flags_uncovered_targets(tmp_path, capsys):
     assert list(flags) == [False, False, True]
     assert np.all(np.isfinite(cat["Z"]))
     # an existing catalogue is not replaced without --overwrite
-    assert main(["predict", model, fx.sdss_a, "--out", str(out)]) == 2
+    assert main(["predict", "--model", model, fx.sdss_a, "--out", str(out)]) == 2
 
 
 def test_predict_on_simulated_hdf5(tmp_path):
@@ -100,7 +100,7 @@ def test_predict_on_simulated_hdf5(tmp_path):
     h5 = write_hdf5(tmp_path / "sim.h5", obs, 20, seed=5, progress=False)
     model = tiny_model(tmp_path, obs.wave)
     out = tmp_path / "zcat.ecsv"
-    assert main(["predict", model, str(h5), "--out", str(out), "--pdf"]) == 0
+    assert main(["predict", "--model", model, str(h5), "--out", str(out), "--pdf"]) == 0
     cat = read_catalog(out)
     assert len(cat) == 20
     assert np.all((np.asarray(cat["Z"]) >= 1.0) & (np.asarray(cat["Z"]) < 1.8))

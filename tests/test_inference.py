@@ -219,3 +219,104 @@ def test_bad_inputs_name_the_argument(predictor):
         predictor.predict(spectra(2), wave=WAVE, ivar=np.ones((3, 64)))
     with pytest.raises(TypeError, match="flux"):
         predictor.predict(np.ones((2, 64), dtype=np.int32), wave=WAVE)
+
+
+# -- the class + P(z) task ("spectro": deepz's optical network) -------------------------
+
+SPEC_WAVE = 10.0 ** (3.6 + 4e-3 * np.arange(64))  # the tiny optical model's grid
+
+
+@pytest.fixture(scope="module")
+def spectro():
+    torch.manual_seed(3)
+    net = models.create("optical_cnn", **models.get_entry("optical_cnn").tiny).eval()
+    meta = build_meta(net, SPEC_WAVE, training={"seed": 3, "data": "unit test"})
+    return net, meta
+
+
+def spectro_data(n=8, seed=0, snr=20.0):
+    rng = np.random.default_rng(seed)
+    base = 1.0 + 0.5 * np.sin(SPEC_WAVE / 300.0 + rng.uniform(0, 6, (n, 1)))
+    sigma = base.mean(axis=1, keepdims=True) / snr * np.ones_like(base)
+    flux = base + sigma * rng.normal(size=base.shape)
+    return flux, 1.0 / sigma**2
+
+
+def test_spectro_catalogue_is_consistent(spectro):
+    net, meta = spectro
+    pred = Predictor(net, meta, device="cpu")
+    flux, ivar = spectro_data()
+    cat = pred.predict(flux, wave=SPEC_WAVE, ivar=ivar)
+    p = np.stack([np.asarray(cat[f"P_{c}"]) for c in ("GALAXY", "QSO", "STAR")], axis=1)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    sub = np.asarray(cat["P_SUBCLASS"], dtype=np.float64)
+    names = meta["class_names"]
+    for c, col in zip(("GALAXY", "QSO", "STAR"), p.T, strict=True):
+        idx = [i for i, s in enumerate(names) if s.startswith(c + ":")]
+        np.testing.assert_allclose(sub[:, idx].sum(axis=1), col, rtol=1e-5)
+    best = np.array(["GALAXY", "QSO", "STAR"])[p.argmax(axis=1)]
+    np.testing.assert_array_equal(np.asarray(cat["SPECTYPE"]).astype(str), best)
+    for st, sb, row in zip(cat["SPECTYPE"], cat["SUBTYPE"], sub, strict=True):
+        idx = [i for i, s in enumerate(names) if s.startswith(st + ":")]
+        assert names[idx[int(np.argmax(row[idx]))]] == f"{st}:{sb}"
+    pdf = np.asarray(cat["Z_PDF"], dtype=np.float64)
+    np.testing.assert_allclose(pdf.sum(axis=1), 1.0, rtol=1e-5)
+    edges = np.asarray(meta["z_edges"])
+    k = pdf.argmax(axis=1)
+    z = np.asarray(cat["Z"])
+    assert np.all((edges[k] <= z) & (z <= edges[k + 1] + 1e-12) | (k == 0) | (k == 31))
+    assert np.all(np.asarray(cat["ZERR"]) > 0)
+    lo, hi = np.asarray(cat["Z_LO68"]), np.asarray(cat["Z_HI68"])
+    assert np.all((lo <= cat["Z_MEDIAN"]) & (cat["Z_MEDIAN"] <= hi))
+
+
+def test_spectro_is_blind_to_the_flux_unit(spectro):
+    net, meta = spectro
+    pred = Predictor(net, meta, device="cpu")
+    flux, ivar = spectro_data()
+    a = pred.predict(flux, wave=SPEC_WAVE, ivar=ivar)
+    b = pred.predict(flux * 1e-20, wave=SPEC_WAVE, ivar=ivar * 1e40)  # erg/s/cm2/A: no overflow
+    for col in ("Z", "ZERR", "P_GALAXY", "P_QSO", "Z_MEDIAN"):
+        np.testing.assert_allclose(np.asarray(b[col]), np.asarray(a[col]), rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(a["SPECTYPE"]), np.asarray(b["SPECTYPE"]))
+
+
+def test_spectro_calibration_meta_is_applied(spectro):
+    net, meta = spectro
+    flux, ivar = spectro_data()
+    plain = Predictor(net, meta, device="cpu").predict(flux, wave=SPEC_WAVE, ivar=ivar)
+    hot = dict(meta, calibration={"class_temperature": 50.0, "zerr_scale": 2.0})
+    cat = Predictor(net, hot, device="cpu").predict(flux, wave=SPEC_WAVE, ivar=ivar)
+    assert np.all(np.asarray(cat["CONFIDENCE"]) <= np.asarray(plain["CONFIDENCE"]) + 1e-9)
+    assert np.all(np.asarray(cat["CONFIDENCE"]) < 0.5)  # 11 subclasses, nearly flat
+    np.testing.assert_allclose(cat["ZERR"], 2.0 * np.asarray(plain["ZERR"]), rtol=1e-9)
+    assert np.all(np.asarray(cat["ZWARN"]) & int(ZWarn.CLASS_AMBIGUOUS))
+
+
+def test_spectro_zwarn_low_snr_and_nodata(spectro):
+    net, meta = spectro
+    pred = Predictor(net, meta, device="cpu")
+    flux, ivar = spectro_data(n=4, snr=50.0)
+    faint_f, faint_iv = spectro_data(n=4, snr=0.5, seed=1)
+    ivar[3] = 0.0
+    cat = pred.predict(np.vstack([flux, faint_f]), wave=SPEC_WAVE, ivar=np.vstack([ivar, faint_iv]))
+    low = (np.asarray(cat["ZWARN"]) & int(ZWarn.LOW_SNR)) != 0
+    np.testing.assert_array_equal(low, [False, False, False, True, True, True, True, True])
+    assert cat["ZWARN"][3] & int(ZWarn.NODATA)
+    np.testing.assert_allclose(cat["SNR_MEDIAN"][:3], 50.0 * np.ones(3), rtol=0.5)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "export"])
+def test_spectro_save_load(tmp_path, spectro, fmt):
+    net, meta = spectro
+    flux, ivar = spectro_data()
+    path = save(net, tmp_path / "m.pt", meta, fmt=fmt)
+    loaded = load(path, device="cpu")
+    assert loaded.task == "spectro"
+    np.testing.assert_allclose(loaded.z_edges, meta["z_edges"])
+    a = Predictor(net, meta, device="cpu").predict(flux, wave=SPEC_WAVE, ivar=ivar)
+    b = loaded.predict(flux, wave=SPEC_WAVE, ivar=ivar)
+    np.testing.assert_allclose(np.asarray(b["Z"]), np.asarray(a["Z"]), rtol=1e-6)
+    bad = dict(meta, z_edges=meta["z_edges"][:-1])
+    with pytest.raises(ValueError, match="z_edges"):
+        Predictor(net, bad)

@@ -91,7 +91,7 @@ def trip(tmp_path_factory):
     model = save(net, d / "model.pt", build_meta(net, sim.wave, normalisation={"kind": "max"},
                                                  training={"seed": SEED}))
     zcat = d / "zcat.fits"
-    assert main(["predict", model, str(spec_dir), "--out", str(zcat), "--pdf",
+    assert main(["predict", "--model", model, str(spec_dir), "--out", str(zcat), "--pdf",
                  "--device", "cpu"]) == 0
 
     predictor = load(model, device="cpu")

@@ -25,6 +25,7 @@ __all__ = [
     "info",
     "line_search",
     "load",
+    "load_default",
     "merge_bins",
     "redshift",
     "resample",
@@ -38,4 +39,8 @@ def __getattr__(name: str):
         from . import inference
 
         return getattr(inference, name)
+    if name == "load_default":  # the shipped model (needs torch)
+        from .default import load_default
+
+        return load_default
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

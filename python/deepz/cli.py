@@ -242,17 +242,23 @@ def _run_train(args: argparse.Namespace) -> int:
 def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "predict",
-        help="predict redshifts of spectra files with a saved model; write a catalogue",
+        help="classify and redshift spectra files (default: the shipped model); write a catalogue",
         description="Read spectra (SDSS spec files, DESI coadds, deepz HDF5, FITS/CSV/npz "
         "tables; files, directories and glob patterns), resample each onto the model's grid, "
         "predict, and write a catalogue (FITS, CSV, ECSV, HDF5 or Parquet by extension) "
-        "atomically. Targets the input does not cover get ZWARN OUT_OF_RANGE. "
-        "Example: deepz predict model.pt 'data/spec-*.fits' --out zcat.fits",
+        "atomically. Targets the input does not cover get ZWARN OUT_OF_RANGE. Without "
+        "--model, deepz's shipped optical model (3600-9800 A: GALAXY/QSO/STAR, z, calibrated "
+        "ZERR; line-search refinement on) is used. "
+        "Example: deepz predict 'data/spec-*.fits' --out zcat.fits",
     )
-    p.add_argument("model", help="saved model (deepz.save: TorchScript or torch.export)")
     p.add_argument("files", nargs="+", help="spectra files, directories or glob patterns")
+    p.add_argument("--model", default=None,
+                   help="saved model (deepz.save: TorchScript or torch.export); default: the "
+                   "shipped optical model")
     p.add_argument("--out", required=True, help="output catalogue")
-    p.add_argument("--refine", action="store_true", help="refine z by the line search")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
+                   help="refine z by the line search (default: on for the shipped model, "
+                   "off for others)")
     p.add_argument("--pdf", action="store_true", help="keep the full P(z) column (Z_PDF)")
     p.add_argument("--batch-size", type=int, default=1024, help="spectra per forward pass")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -264,9 +270,14 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from . import io
+    from .default import model_path
     from .inference import load
 
+    refine = args.refine
     try:
+        if args.model is None:
+            args.model = str(model_path())
+            refine = True if refine is None else refine
         predictor = load(args.model, device=args.device, batch_size=args.batch_size)
         batch = io.read(args.files, on_error="skip" if args.skip_bad else "raise")
     except (ValueError, FileNotFoundError, io.ReadError) as exc:
@@ -274,7 +285,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         return 2
     for path, problem in batch.errors:
         print(f"deepz predict: skipped {path}: {problem}", file=sys.stderr)
-    cat = predictor.predict(batch, refine=args.refine, keep_pdf=args.pdf)
+    cat = predictor.predict(batch, refine=bool(refine), keep_pdf=args.pdf)
     if batch.meta is not None:
         for name in ("SOURCE", "Z_CAT"):
             if name in batch.meta.colnames:
