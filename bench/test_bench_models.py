@@ -128,6 +128,8 @@ def test_forward_throughput(benchmark, name, batch, mode):
         {"batch": batch, "mode": mode, "threads": torch.get_num_threads(), "model": name}
     )
     benchmark.pedantic(forward, rounds=rounds, iterations=1, warmup_rounds=0)
+    if benchmark.stats is None:  # --benchmark-disable: the call ran once, nothing was timed
+        return
     stats = benchmark.stats.stats
     benchmark.extra_info["spectra_per_s"] = batch / stats.median
     result = RESULTS.setdefault((name, batch), {})
