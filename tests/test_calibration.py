@@ -62,7 +62,9 @@ def test_score_table_by_hand():
     assert g["catastrophic"] == pytest.approx(1 / 3)  # 0.2/1.3 > 0.01
     assert g["class_accuracy"] == pytest.approx(2 / 3)
     assert rows[("GALAXY", "S/N>=3")]["n"] == 2
-    assert rows[("GALAXY", "0-1")]["n"] == 1 and ("GALAXY", "1-2") not in rows
+    assert rows[("GALAXY", "0-1")]["n"] == 1
+    assert ("GALAXY", "1-2") not in rows
     q = rows[("QSO", "all")]
     assert q["catastrophic"] == 0.0  # 0.01 / 3.01 < 0.01
-    assert q["sigma_mad"] == 0.0 and q["class_accuracy"] == 1.0
+    assert q["sigma_mad"] == 0.0
+    assert q["class_accuracy"] == 1.0

@@ -50,9 +50,13 @@ def test_batch_fields(mix):
     b = mix.simulate(6, seed=1)
     assert b.flux.shape == (6, mix.n_pixels) == (6, 1088)
     np.testing.assert_array_equal(b.wave, simulate.sdss(grid="optical", **SMALL).wave)
-    assert np.isfinite(b.flux).all() and (b.ivar >= 0).all()
-    assert b.config["kind"] == "mixture" and len(b.config["observers"]) == 3
-    assert len(b) == 6 and b.offset == 0 and b.seed == 1
+    assert np.isfinite(b.flux).all()
+    assert (b.ivar >= 0).all()
+    assert b.config["kind"] == "mixture"
+    assert len(b.config["observers"]) == 3
+    assert len(b) == 6
+    assert b.offset == 0
+    assert b.seed == 1
 
 
 def test_bad_mixtures_raise():
