@@ -25,6 +25,7 @@ The S/N of a spectrum is the median S/N per pixel the simulator drew for it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -117,8 +118,6 @@ def native_observers(spec: Mapping[str, Any], template_seed: int) -> list:
         sub["template_seed"] = int(template_seed)
         obs = OBSERVERS[preset](**sub)
         if len(obs.arms) > 1:
-            import dataclasses
-
             obs = dataclasses.replace(obs, combine=True)
         log.debug("native observer %d: %s", i, obs.name)
         out.append(obs)

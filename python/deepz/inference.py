@@ -550,14 +550,13 @@ class Predictor:
         if tid.shape != (n,):
             raise ValueError(f"targetid: expected {n} ids, got shape {tid.shape}")
         raw = self.forward(x)
-        if self.task == "spectro":
-            return self._predict_spectro(flux, wave, ivar, tid, raw, info, refine=refine,
-                                         keep_pdf=keep_pdf, low_confidence=low_confidence,
-                                         max_masked=max_masked)
         zwarn = np.zeros(n, dtype=np.int64)
         zwarn[info["coverage"] < self.min_coverage] |= int(ZWarn.OUT_OF_RANGE)
         zwarn[info["masked"] > max_masked] |= int(ZWarn.MASKED_TOO_MUCH)
         zwarn[info["masked"] >= 1.0] |= int(ZWarn.NODATA)
+        if self.task == "spectro":
+            return self._predict_spectro(flux, wave, ivar, tid, raw, info, zwarn, refine=refine,
+                                         keep_pdf=keep_pdf, low_confidence=low_confidence)
         cols: dict[str, Any] = {}
         spectype = np.full(n, self.meta.get("spectype") or "GALAXY", dtype=object)
         subtype = None
@@ -622,8 +621,8 @@ class Predictor:
             cat.meta["CLASSES"] = list(self.class_names)
         return cat
 
-    def _predict_spectro(self, flux, wave, ivar, tid, raw, info, *, refine, keep_pdf,
-                         low_confidence, max_masked):
+    def _predict_spectro(self, flux, wave, ivar, tid, raw, info, zwarn, *, refine, keep_pdf,
+                         low_confidence):
         """Catalogue of a class + P(z) network (see :meth:`predict` and :mod:`deepz.default`)."""
         from .io import ZWarn, make_catalog
 
@@ -668,10 +667,6 @@ class Predictor:
         deltachi2 = 2.0 * np.log(np.maximum(pk, 1e-300) / np.maximum(far.max(axis=1), 1e-300))
         floor = (1.0 + z_net) * du[k] / math.sqrt(12.0)
         zerr = float(cal.get("zerr_scale", 1.0)) * np.maximum(0.5 * (hi - lo), floor)
-        zwarn = np.zeros(n, dtype=np.int64)
-        zwarn[info["coverage"] < self.min_coverage] |= int(ZWarn.OUT_OF_RANGE)
-        zwarn[info["masked"] > max_masked] |= int(ZWarn.MASKED_TOO_MUCH)
-        zwarn[info["masked"] >= 1.0] |= int(ZWarn.NODATA)
         zwarn[peak < low_confidence] |= int(ZWarn.LOW_CONFIDENCE)
         zwarn[(k == 0) | (k == kk - 1)] |= int(ZWarn.Z_AT_EDGE)
         zwarn[pcls.max(axis=1) < float(cal.get("class_ambiguous", 0.8))] |= int(

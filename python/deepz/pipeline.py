@@ -140,7 +140,7 @@ def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress:
     import torch
 
     from . import models
-    from .inference import Predictor, build_meta, save
+    from .inference import build_meta, save
     from .simulate import SimulatedStream
     from .training import Trainer
 
@@ -178,29 +178,10 @@ def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress:
     if net.task == "spectro":  # classes + P(z): calibrated, then evaluated per class and S/N
         from .calibration import calibrate_and_evaluate
 
-        summary = calibrate_and_evaluate(net, meta, config, out, progress=progress, fmt=fmt)
-        summary["seconds"] = {"simulate_setup": t1 - t0, "train": t2 - t1,
-                              "total": time.perf_counter() - t0}
-        summary["history"] = result.history
-        (out / "summary.json").write_text(json.dumps(
-            {k: v for k, v in summary.items() if k != "metrics"}, indent=2, default=str))
-        return summary
-    # held-out evaluation (physical flux: the Predictor normalises as the meta says)
-    ecfg = dict(config.get("eval", {}))
-    n_eval, eval_seed = int(ecfg.get("n", 2000)), int(ecfg.get("seed", seed + 1_000_003))
-    test = obs.simulate(n_eval, seed=eval_seed)
-    pred = Predictor(net, meta, device="cpu")
-    cat = pred.predict(test.flux * test.norm[:, None], wave=test.wave,
-                       ivar=test.ivar / (test.norm[:, None] ** 2), keep_pdf=False)
-    from .io import write_catalog
-
-    cat["Z_TRUE"] = test.z
-    if test.z_class is not None:
-        cat["Z_CLASS_TRUE"] = test.z_class
-    write_catalog(out / "predictions.fits", cat, seed=seed, overwrite=True)
-    metrics = evaluate(cat, test.z, out / "report", y_true=test.z_class,
-                       meta={"model": name, "seed": seed, "eval_seed": eval_seed,
-                             "n_eval": n_eval})
+        done = calibrate_and_evaluate(net, meta, config, out, progress=progress, fmt=fmt)
+        metrics, model_path = done["metrics"], done["model_path"]
+    else:
+        metrics = _evaluate_held_out(net, meta, obs, config, out, name, seed)
     t3 = time.perf_counter()
     seconds = {"simulate_setup": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2,
                "total": t3 - t0}
@@ -209,6 +190,26 @@ def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress:
     (out / "summary.json").write_text(json.dumps(
         {k: v for k, v in summary.items() if k != "metrics"}, indent=2, default=str))
     return summary
+
+
+def _evaluate_held_out(net, meta, obs, config, out: Path, name: str, seed: int) -> dict:
+    """Predict a held-out set of ``obs`` (physical flux) and write the catalogue and report."""
+    from .inference import Predictor
+    from .io import write_catalog
+
+    ecfg = dict(config.get("eval", {}))
+    n_eval, eval_seed = int(ecfg.get("n", 2000)), int(ecfg.get("seed", seed + 1_000_003))
+    test = obs.simulate(n_eval, seed=eval_seed)
+    pred = Predictor(net, meta, device="cpu")
+    cat = pred.predict(test.flux * test.norm[:, None], wave=test.wave,
+                       ivar=test.ivar / (test.norm[:, None] ** 2), keep_pdf=False)
+    cat["Z_TRUE"] = test.z
+    if test.z_class is not None:
+        cat["Z_CLASS_TRUE"] = test.z_class
+    write_catalog(out / "predictions.fits", cat, seed=seed, overwrite=True)
+    return evaluate(cat, test.z, out / "report", y_true=test.z_class,
+                    meta={"model": name, "seed": seed, "eval_seed": eval_seed,
+                          "n_eval": n_eval})
 
 
 def evaluate(pred, z_true, out_dir, *, y_true=None, meta=None, overwrite: bool = True) -> dict:
