@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "deepz/grid.hpp"
-#include "deepz/merge.hpp"
-#include "deepz/noise.hpp"
+#include "deepz/merge_bins.hpp"
+#include "deepz/add_noise.hpp"
 #include "deepz/redshift.hpp"
 #include "deepz/resample.hpp"
 
@@ -57,7 +57,7 @@ py::array_t<T> redshift_pixelwise(const carray<T>& templates, const carray<doubl
   return out;
 }
 
-// The work of cuda/noise.cu: gaussian_noise_block() per (spectrum, block of 4
+// The work of cuda/add_noise.cu: gaussian_noise_block() per (spectrum, block of 4
 // pixels), poisson_noise_pixel() per pixel, visited last to first.
 template <class T>
 py::tuple noise_blockwise(const carray<T>& flux, const carray<T>& sigma, std::uint64_t seed,
@@ -88,7 +88,7 @@ py::tuple noise_blockwise(const carray<T>& flux, const carray<T>& sigma, std::ui
   return py::make_tuple(noisy, ivar);
 }
 
-// The work of cuda/merge.cu: merge_group() per output pixel, last to first.
+// The work of cuda/merge_bins.cu: merge_group() per output pixel, last to first.
 template <class T>
 py::tuple merge_groupwise(const carray<T>& flux, std::int64_t k, const py::object& ivar_obj,
                           bool mean) {

@@ -2,7 +2,7 @@
 
 A grid is a 1-D float64 array of pixel *centres* in Angstrom (vacuum); bin
 edges lie half-way between neighbouring centres (see :mod:`deepz.kernels`).
-The presets are the sampling of the instruments and of the seeds' set-ups:
+The presets are the sampling of the instruments and of the papers' set-ups:
 
 ==================  ==============================================  ==========================
 name                centres                                          source

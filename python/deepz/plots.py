@@ -1,4 +1,4 @@
-"""Figures of the seeds' evaluations, and an evaluation report folder.
+"""Figures of the papers' evaluations, and an evaluation report folder.
 
 Every ``plot_*`` function takes data and an optional matplotlib ``ax``; it
 draws on ``ax`` (or on a new figure) and returns the figure. Figures are

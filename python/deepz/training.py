@@ -167,7 +167,7 @@ _LOSSES: dict[str, Callable[[], nn.Module]] = {
 
 _HALVE = re.compile(r"halve_every_(\d+)")
 
-# Purposes of the seeds derived from the run seed (SeedSequence spawn keys).
+# Purposes of the random streams derived from the run seed (SeedSequence spawn keys).
 _SEED_DATA, _SEED_NUMPY, _SEED_VAL_STREAM, _SEED_LOADER = 1, 2, 3, 4
 
 
@@ -848,7 +848,7 @@ class Trainer:
         early_stopping: tuple[Any, ...] | None = None,
         metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
         amp: bool | str = False,
-        compile: bool | Mapping[str, Any] = False,  # noqa: A002 - the issue's name
+        compile: bool | Mapping[str, Any] = False,
         progress: bool = True,
         log_every: int | None = 50,
         steps_per_epoch: int | None = None,

@@ -5,14 +5,14 @@
 // random bits with 10 rounds of a multiply-xor bijection. It keeps no state:
 // draw number c of stream k is philox4x32_10(c, k), so any draw can be made
 // by any thread on any device in any order, and gives the same bits. The
-// constants are those of Random123 (philox.h); tests/test_noise.py checks the
+// constants are those of Random123 (philox.h); tests/test_add_noise.py checks the
 // Random123 known-answer vectors.
 //
 // deepz keys Philox with the user's 64-bit seed, key = (lo32, hi32), and
 // numbers its draws with the counter
 //   (pixel block b, stream word w, spectrum index lo32, spectrum index hi32),
 // where the spectrum index is the global one (offset + n) and block b covers
-// pixels 4b..4b+3 (see noise.hpp for what each stream word is used for).
+// pixels 4b..4b+3 (see add_noise.hpp for what each stream word is used for).
 //
 // Everything here is DEEPZ_HD integer code: the CUDA twin uses it unchanged.
 #pragma once

@@ -1,13 +1,13 @@
-// deepz/cuda/merge.cu -- the CUDA twin of deepz::merge_rows().
+// deepz/cuda/merge_bins.cu -- the CUDA twin of deepz::merge_rows().
 //
 // One thread per output pixel (flat over spectra x output pixels, output
 // index fastest: the writes are coalesced, and the k-pixel reads of a warp
 // cover one contiguous span), each calling deepz::merge_group(), the per-group
 // function whose values the CPU's staged loops reproduce bit for bit (sums in
 // double, in pixel order; a masked pixel adds nothing).
-#include "deepz/merge.hpp"
+#include "deepz/merge_bins.hpp"
 #include "launch.hpp"
-#include "merge.cuh"
+#include "merge_bins.cuh"
 
 namespace deepz::cuda {
 

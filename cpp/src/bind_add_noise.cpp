@@ -10,8 +10,8 @@
 #include <string>
 
 #include "deepz/cpu.hpp"
-#include "deepz/noise.hpp"
-#include "deepz/noise_simd.hpp"
+#include "deepz/add_noise.hpp"
+#include "deepz/add_noise_simd.hpp"
 #include "deepz/parallel.hpp"
 #include "deepz/philox.hpp"
 

@@ -1,4 +1,4 @@
-// deepz/cuda/noise.cuh -- launcher of the CUDA add_noise kernel (plain C++).
+// deepz/cuda/add_noise.cuh -- launcher of the CUDA add_noise kernel (plain C++).
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "deepz/cpu.hpp"
-#include "deepz/merge.hpp"
+#include "deepz/merge_bins.hpp"
 #include "deepz/parallel.hpp"
 
 namespace py = pybind11;

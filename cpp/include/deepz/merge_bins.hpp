@@ -1,4 +1,4 @@
-// deepz/merge.hpp -- merge k adjacent pixels into one.
+// deepz/merge_bins.hpp -- merge k adjacent pixels into one.
 //
 // Output pixel o of a spectrum covers input pixels ko .. ko + k - 1; the
 // m % k trailing pixels that do not fill a group are dropped. A pixel is

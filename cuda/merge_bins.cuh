@@ -1,4 +1,4 @@
-// deepz/cuda/merge.cuh -- launcher of the CUDA merge_bins kernel (plain C++).
+// deepz/cuda/merge_bins.cuh -- launcher of the CUDA merge_bins kernel (plain C++).
 #pragma once
 
 #include <cuda_runtime_api.h>

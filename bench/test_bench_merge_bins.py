@@ -1,11 +1,8 @@
-"""Benchmarks of add_noise and merge_bins on the Euclid set-up (10000 x 1800 float32).
+"""Benchmarks of merge_bins on the Euclid set-up (10000 x 1800 float32).
 
-Run: pytest bench/test_bench_noise.py --benchmark-only --benchmark-columns=min,median,ops
+Run: pytest bench/test_bench_merge_bins.py --benchmark-only --benchmark-columns=min,median,ops
 Spectra per second = ops * N_SPECTRA.
 
-- group "add_noise": deepz Gaussian noise (1 thread, all cores) vs numpy's
-  fastest generator (PCG64 + ziggurat ``standard_normal`` in float32) scaled
-  and added, with the same constant ivar array made by ``np.full``.
 - group "merge_bins": merge 2 pixels with ivar (deepz, 1 thread and all
   cores) vs numpy reshape-sum of flux and variance (no masking).
 """
@@ -31,31 +28,6 @@ def flux():
 @pytest.fixture(scope="module")
 def ivar(flux):
     return np.full_like(flux, 1 / SIGMA**2)
-
-
-@pytest.mark.benchmark(group="add_noise")
-@pytest.mark.parametrize("threads", [1, ALL], ids=["1 thread", f"{ALL} threads"])
-def test_deepz_add_noise(benchmark, flux, threads):
-    noisy, iv = benchmark(deepz.add_noise, flux, SIGMA, 12345, threads=threads)
-    benchmark.extra_info["spectra"] = N_SPECTRA
-    assert noisy.shape == flux.shape
-    assert iv.dtype == np.float32
-
-
-@pytest.mark.benchmark(group="add_noise")
-def test_numpy_standard_normal(benchmark, flux):
-    rng = np.random.default_rng(12345)
-
-    def numpy_noise():
-        z = rng.standard_normal(flux.shape, dtype=np.float32)
-        z *= SIGMA
-        z += flux
-        return z, np.full(flux.shape, 1 / SIGMA**2, dtype=np.float32)
-
-    noisy, iv = benchmark(numpy_noise)
-    benchmark.extra_info["spectra"] = N_SPECTRA
-    assert noisy.shape == flux.shape
-    assert iv.dtype == np.float32
 
 
 @pytest.mark.benchmark(group="merge_bins")

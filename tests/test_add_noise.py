@@ -9,7 +9,7 @@ import deepz
 import mpmath
 import numpy as np
 import pytest
-import reference_noise as ref
+import reference_add_noise as ref
 from deepz import _core
 from deepz import kernels as kernels_module
 from hypothesis import given

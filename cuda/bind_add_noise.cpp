@@ -14,7 +14,7 @@
 
 #include "array.hpp"
 #include "bind_checks.hpp"
-#include "noise.cuh"
+#include "add_noise.cuh"
 
 namespace py = pybind11;
 using deepz::cuda::DeviceArray;

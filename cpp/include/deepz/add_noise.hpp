@@ -1,4 +1,4 @@
-// deepz/noise.hpp -- reproducible Gaussian and Poisson noise.
+// deepz/add_noise.hpp -- reproducible Gaussian and Poisson noise.
 //
 // add_noise draws the noise of pixel p of spectrum n from Philox-4x32-10
 // (philox.hpp) keyed by the seed, with the global spectrum index
@@ -21,10 +21,10 @@
 // fabs and bit manipulation (exact). No operation may be contracted into an
 // FMA: the host build uses -ffp-contract=off, and under nvcc the wrappers
 // below map to the __f*_rn / __d*_rn intrinsics, which are never contracted.
-// tests/reference_noise.py evaluates the same expressions in numpy and the
+// tests/reference_add_noise.py evaluates the same expressions in numpy and the
 // tests assert bit equality.
 //
-// Accuracy (tests/test_noise.py measures it against numpy/mpmath): log_f32
+// Accuracy (tests/test_add_noise.py measures it against numpy/mpmath): log_f32
 // and sincos2pi_f32 within 2 ulp over (0, 1), the float64 ones within 2 ulp.
 #pragma once
 

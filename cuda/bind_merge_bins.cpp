@@ -12,7 +12,7 @@
 
 #include "array.hpp"
 #include "bind_checks.hpp"
-#include "merge.cuh"
+#include "merge_bins.cuh"
 
 namespace py = pybind11;
 using deepz::cuda::DeviceArray;

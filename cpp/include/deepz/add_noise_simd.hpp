@@ -1,30 +1,30 @@
-// deepz/noise_simd.hpp -- the Gaussian noise row, vectorised across Philox
+// deepz/add_noise_simd.hpp -- the Gaussian noise row, vectorised across Philox
 // blocks (CPU only: never include this from CUDA code).
 //
-// gaussian_noise_row (noise.hpp) draws one Philox block (4 pixels) at a time
+// gaussian_noise_row (add_noise.hpp) draws one Philox block (4 pixels) at a time
 // and leaves the Box-Muller math to the auto-vectoriser. Here Philox-4x32-10
 // runs for 4 blocks at once in SSE2 registers (the x86-64 baseline) or 8 at
 // once in AVX2 registers: each 32-bit lane is one block, each 32x32 -> 64-bit
 // product is a pmuludq on the even and odd lanes. Integer arithmetic: the
 // words are those of philox_draw, bit for bit. On x86-64 with AVX2 the float32
 // Box-Muller math (uniforms, log, sincos of the quarter turn, sqrt) then runs
-// on 8 lanes in registers: the operations of noise.hpp's DEEPZ_HD functions,
+// on 8 lanes in registers: the operations of add_noise.hpp's DEEPZ_HD functions,
 // one IEEE operation per intrinsic, in the same order, never fused (no FMA
 // intrinsic is used and -ffp-contract=off stops the compiler from fusing);
 // sqrt and division are correctly rounded in both. So every path gives the
-// bits of the scalar functions, which tests/reference_noise.py reproduces in
-// numpy (tests/test_noise.py asserts equality for every instruction set).
+// bits of the scalar functions, which tests/reference_add_noise.py reproduces in
+// numpy (tests/test_add_noise.py asserts equality for every instruction set).
 #pragma once
 
 #if defined(__CUDACC__)
-#error "deepz/noise_simd.hpp is CPU-only"
+#error "deepz/add_noise_simd.hpp is CPU-only"
 #endif
 
 #include <cstdint>
 #include <cstring>
 
 #include "deepz/cpu.hpp"
-#include "deepz/noise.hpp"
+#include "deepz/add_noise.hpp"
 #include "deepz/philox.hpp"
 
 #if DEEPZ_X86_DISPATCH
@@ -176,7 +176,7 @@ DEEPZ_AVX2 void philox_blocks_avx2(std::uint64_t seed, std::uint32_t b0, std::in
 }
 
 // ---- AVX2: float32 Box-Muller on 8 lanes -----------------------------------------
-// Each function is its scalar namesake in noise.hpp / philox.hpp, operation
+// Each function is its scalar namesake in add_noise.hpp / philox.hpp, operation
 // for operation (the comments name them).
 namespace avx2 {
 DEEPZ_AVX2 __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
@@ -394,7 +394,7 @@ inline void gaussian_noise_row(const T* flux, const T* sigma, std::int64_t sigma
   }
 }
 
-// add_noise_rows (noise.hpp) with the Gaussian rows above; Poisson rows as there.
+// add_noise_rows (add_noise.hpp) with the Gaussian rows above; Poisson rows as there.
 template <class T, Isa kIsa>
 inline void add_noise_rows(const T* flux, std::int64_t m, const T* sigma, std::int64_t sigma_rows,
                            std::int64_t sigma_cols, std::uint64_t seed, std::uint64_t offset,

@@ -1,9 +1,9 @@
-// deepz/cuda/noise.cu -- the CUDA twin of deepz::add_noise_rows().
+// deepz/cuda/add_noise.cu -- the CUDA twin of deepz::add_noise_rows().
 //
 // The noise of a pixel is a pure function of (seed, global spectrum index,
 // pixel): every thread draws its own Philox counters, so the result does not
 // depend on the launch configuration, and the arithmetic is deepz's own
-// polynomials with IEEE operations that are never fused (noise.hpp maps them
+// polynomials with IEEE operations that are never fused (add_noise.hpp maps them
 // to the __f*_rn / __d*_rn intrinsics under nvcc): the CPU's bits.
 //
 // - Gaussian: one thread per block of 4 pixels of a spectrum (one Philox
@@ -13,9 +13,9 @@
 // - Poisson: one thread per pixel (deepz::poisson_noise_pixel), each with its
 //   own stream of Philox draws; threads of a warp diverge in the rejection
 //   loop (PTRS accepts > 90 % at the first attempt).
-#include "deepz/noise.hpp"
+#include "deepz/add_noise.hpp"
 #include "launch.hpp"
-#include "noise.cuh"
+#include "add_noise.cuh"
 
 namespace deepz::cuda {
 

@@ -11,7 +11,7 @@ from deepz import _core
 from deepz import kernels as kernels_module
 from hypothesis import given
 from hypothesis import strategies as st
-from reference_merge import merge_bins as ref_merge
+from reference_merge_bins import merge_bins as ref_merge
 
 
 def _close(got, want, dtype):
