@@ -35,14 +35,24 @@ def real_files() -> dict[str, list[str]]:
     except ImportError:
         pass
     try:
-        out["desi"] = sorted(glob.glob(os.path.join(site("fastspecfit"), "test", "data",
-                                                    "coadd-*.fits")))
+        out["desi"] = sorted(
+            glob.glob(os.path.join(site("fastspecfit"), "test", "data", "coadd-*.fits"))
+        )
     except ImportError:
         pass
     try:
-        out["desi-specutils"] = sorted(glob.glob(os.path.join(
-            site("specutils"), "io", "default_loaders", "tests", "desi_test_data",
-            "coadd-*.fits")))
+        out["desi-specutils"] = sorted(
+            glob.glob(
+                os.path.join(
+                    site("specutils"),
+                    "io",
+                    "default_loaders",
+                    "tests",
+                    "desi_test_data",
+                    "coadd-*.fits",
+                )
+            )
+        )
     except ImportError:
         pass
     return out
@@ -57,8 +67,10 @@ def redrock_truth(coadd: str) -> dict[int, tuple[float, str]]:
         return {}
     with fits.open(path) as hdul:
         t = hdul["REDSHIFTS"].data
-        return {int(i): (float(z), str(s).strip()) for i, z, s in
-                zip(t["TARGETID"], t["Z"], t["SPECTYPE"], strict=True)}
+        return {
+            int(i): (float(z), str(s).strip())
+            for i, z, s in zip(t["TARGETID"], t["Z"], t["SPECTYPE"], strict=True)
+        }
 
 
 def predict_all(predictor) -> list[dict]:
@@ -77,19 +89,32 @@ def predict_all(predictor) -> list[dict]:
                 z_cat, cls_cat = np.nan, ""
                 if survey == "sdss" and meta is not None and "Z_CAT" in meta.colnames:
                     z_cat = float(meta["Z_CAT"][i])
-                    cls_cat = str(meta["SPECTYPE_CAT"][i]).strip() if "SPECTYPE_CAT" in \
-                        meta.colnames else ""
+                    cls_cat = (
+                        str(meta["SPECTYPE_CAT"][i]).strip()
+                        if "SPECTYPE_CAT" in meta.colnames
+                        else ""
+                    )
                 if tid in truth:
                     z_cat, cls_cat = truth[tid]
-                rows.append({
-                    "survey": survey, "file": os.path.basename(path), "targetid": tid,
-                    "z_cat": z_cat, "class_cat": cls_cat, "z": float(cat["Z"][i]),
-                    "zerr": float(cat["ZERR"][i]), "spectype": str(cat["SPECTYPE"][i]),
-                    "p_galaxy": float(cat["P_GALAXY"][i]), "p_qso": float(cat["P_QSO"][i]),
-                    "p_star": float(cat["P_STAR"][i]), "zwarn": int(cat["ZWARN"][i]),
-                    "nlines": int(cat["NLINES"][i]), "z_net": float(cat["Z_NET"][i]),
-                    "coverage": float(cat["COVERAGE"][i]),
-                })
+                rows.append(
+                    {
+                        "survey": survey,
+                        "file": os.path.basename(path),
+                        "targetid": tid,
+                        "z_cat": z_cat,
+                        "class_cat": cls_cat,
+                        "z": float(cat["Z"][i]),
+                        "zerr": float(cat["ZERR"][i]),
+                        "spectype": str(cat["SPECTYPE"][i]),
+                        "p_galaxy": float(cat["P_GALAXY"][i]),
+                        "p_qso": float(cat["P_QSO"][i]),
+                        "p_star": float(cat["P_STAR"][i]),
+                        "zwarn": int(cat["ZWARN"][i]),
+                        "nlines": int(cat["NLINES"][i]),
+                        "z_net": float(cat["Z_NET"][i]),
+                        "coverage": float(cat["COVERAGE"][i]),
+                    }
+                )
     return rows
 
 
@@ -98,14 +123,18 @@ def main(argv: list[str]) -> int:
 
     pred = deepz.load(argv[0]) if argv else deepz.load_default()
     rows = predict_all(pred)
-    print(f"{'survey':15s} {'file':34s} {'targetid':>18s} {'z_cat':>8s} {'class':>7s} "
-          f"{'z_deepz':>8s} {'zerr':>8s} {'type':>7s} {'P_gal':>5s} {'P_qso':>5s} "
-          f"{'P_star':>6s} {'zwarn':>9s} lines {'z_net':>8s}")
+    print(
+        f"{'survey':15s} {'file':34s} {'targetid':>18s} {'z_cat':>8s} {'class':>7s} "
+        f"{'z_deepz':>8s} {'zerr':>8s} {'type':>7s} {'P_gal':>5s} {'P_qso':>5s} "
+        f"{'P_star':>6s} {'zwarn':>9s} lines {'z_net':>8s}"
+    )
     for r in rows:
-        print(f"{r['survey']:15s} {r['file'][:34]:34s} {r['targetid']:18d} {r['z_cat']:8.4f} "
-              f"{r['class_cat']:>7s} {r['z']:8.4f} {r['zerr']:8.4f} {r['spectype']:>7s} "
-              f"{r['p_galaxy']:5.2f} {r['p_qso']:5.2f} {r['p_star']:6.2f} {r['zwarn']:9d} "
-              f"{r['nlines']:5d} {r['z_net']:8.4f}")
+        print(
+            f"{r['survey']:15s} {r['file'][:34]:34s} {r['targetid']:18d} {r['z_cat']:8.4f} "
+            f"{r['class_cat']:>7s} {r['z']:8.4f} {r['zerr']:8.4f} {r['spectype']:>7s} "
+            f"{r['p_galaxy']:5.2f} {r['p_qso']:5.2f} {r['p_star']:6.2f} {r['zwarn']:9d} "
+            f"{r['nlines']:5d} {r['z_net']:8.4f}"
+        )
     return 0
 
 

@@ -53,8 +53,9 @@ def resolution_matrix(data: np.ndarray) -> scipy.sparse.dia_matrix:
     """
     ndiag, nwave = data.shape
     offsets = np.arange(ndiag // 2, -(ndiag // 2) - 1, -1)
-    return scipy.sparse.dia_matrix((np.asarray(data, dtype=np.float64), offsets),
-                                   shape=(nwave, nwave))
+    return scipy.sparse.dia_matrix(
+        (np.asarray(data, dtype=np.float64), offsets), shape=(nwave, nwave)
+    )
 
 
 def gaussian_resolution(n_spec: int, nwave: int, sigma_pix: float, ndiag: int = 11) -> np.ndarray:
@@ -79,7 +80,7 @@ def read_coadd(path, rows=None) -> list:
     with fits.open(path, memmap=False) as hdul:
         tid = np.asarray(hdul["FIBERMAP"].data["TARGETID"])
         sel = np.arange(tid.size) if rows is None else np.asarray(rows)
-        bands = [h.name[:-len("_WAVELENGTH")] for h in hdul if h.name.endswith("_WAVELENGTH")]
+        bands = [h.name[: -len("_WAVELENGTH")] for h in hdul if h.name.endswith("_WAVELENGTH")]
         arms = {}
         for b in bands:
             wave = np.asarray(hdul[f"{b}_WAVELENGTH"].data, dtype=np.float64)
@@ -95,8 +96,10 @@ def read_coadd(path, rows=None) -> list:
             arms[b.lower()] = (wave, flux, ivar, res)
     targets = []
     for j, t in enumerate(tid[sel]):
-        spectra = [Spectrum(wave, flux[j].copy(), ivar[j].copy(), resolution_matrix(res[j]),
-                            band=b) for b, (wave, flux, ivar, res) in arms.items()]
+        spectra = [
+            Spectrum(wave, flux[j].copy(), ivar[j].copy(), resolution_matrix(res[j]), band=b)
+            for b, (wave, flux, ivar, res) in arms.items()
+        ]
         target = Target(int(t), spectra)
         target.compute_coadd(cache_Rcsr=True)
         for s in target.spectra:
@@ -127,8 +130,9 @@ class RedrockRun:
         return self.zfind_s / self.n
 
 
-def run(paths, template_dir, rows=None, zscan: dict | None = None,
-        quiet: bool = True) -> RedrockRun:
+def run(
+    paths, template_dir, rows=None, zscan: dict | None = None, quiet: bool = True
+) -> RedrockRun:
     """Redrock on DESI coadd file(s) ``paths`` with the templates in ``template_dir``.
 
     ``rows`` (one file only) picks fibermap rows; ``zscan`` maps ``galaxy``,
@@ -150,10 +154,14 @@ def run(paths, template_dir, rows=None, zscan: dict | None = None,
         dtargets = DistTargetsCopy(targets)
         dwave = dtargets.wavegrids()
         t1 = time.perf_counter()
-        dtemplates = load_dist_templates(dwave, templates=str(template_dir), mp_procs=1,
-                                         zscan_galaxy=zscan.get("galaxy"),
-                                         zscan_qso=zscan.get("qso"),
-                                         zscan_star=zscan.get("star"))
+        dtemplates = load_dist_templates(
+            dwave,
+            templates=str(template_dir),
+            mp_procs=1,
+            zscan_galaxy=zscan.get("galaxy"),
+            zscan_qso=zscan.get("qso"),
+            zscan_star=zscan.get("star"),
+        )
         t2 = time.perf_counter()
         _, zfit = zfind(dtargets, dtemplates, mp_procs=1, nminima=3, ncamera=len(dwave))
         t3 = time.perf_counter()
@@ -170,7 +178,9 @@ if __name__ == "__main__":
         for p in sys.argv[1:]:
             r = run(p, tmp)
             best = r.zfit[r.zfit["znum"] == 0] if "znum" in r.zfit.colnames else r.zfit
-            print(f"{p}: {r.n} target(s); read {r.read_s:.2f} s, templates {r.templates_s:.2f} s,"
-                  f" zfind {r.zfind_s:.2f} s ({r.zfind_per_spectrum:.2f} s/spectrum);"
-                  f" z = {list(np.round(np.asarray(best['z']), 4))}"
-                  f" {list(np.asarray(best['spectype']).astype(str))}")
+            print(
+                f"{p}: {r.n} target(s); read {r.read_s:.2f} s, templates {r.templates_s:.2f} s,"
+                f" zfind {r.zfind_s:.2f} s ({r.zfind_per_spectrum:.2f} s/spectrum);"
+                f" z = {list(np.round(np.asarray(best['z']), 4))}"
+                f" {list(np.asarray(best['spectype']).astype(str))}"
+            )

@@ -85,8 +85,9 @@ def pca_basis(flux: np.ndarray, n_basis: int) -> np.ndarray:
     return basis
 
 
-def write_template(path, basis: np.ndarray, loglam0: float, rrtype: str, subtype: str = "",
-                   dlog10: float = DLOG10) -> str:
+def write_template(
+    path, basis: np.ndarray, loglam0: float, rrtype: str, subtype: str = "", dlog10: float = DLOG10
+) -> str:
     """Write one redrock template file (``BASIS_VECTORS`` HDU; see the module docstring)."""
     import redrock
 
@@ -106,9 +107,18 @@ def write_template(path, basis: np.ndarray, loglam0: float, rrtype: str, subtype
     return str(path)
 
 
-def build(outdir, *, seed: int = 0, n_galaxy_basis: int = 10, n_qso_basis: int = 4,
-          n_star_basis: int = 5, star_types=("A", "F", "G", "K", "M"), n_galaxies: int = 120,
-          n_qsos: int = 60, n_stars_per_type: int = 12) -> list[str]:
+def build(
+    outdir,
+    *,
+    seed: int = 0,
+    n_galaxy_basis: int = 10,
+    n_qso_basis: int = 4,
+    n_star_basis: int = 5,
+    star_types=("A", "F", "G", "K", "M"),
+    n_galaxies: int = 120,
+    n_qsos: int = 60,
+    n_stars_per_type: int = 12,
+) -> list[str]:
     """Write the GALAXY, QSO and STAR-<type> template files into ``outdir``; return their paths.
 
     ``n_galaxies``, ``n_qsos`` and ``n_stars_per_type`` physical templates
@@ -122,20 +132,36 @@ def build(outdir, *, seed: int = 0, n_galaxy_basis: int = 10, n_qso_basis: int =
     paths = []
     start, wave = loglam_grid(*RANGES["GALAXY"])
     gal = templates.galaxies(n_galaxies, seed, wave)
-    paths.append(write_template(out / f"rrtemplate-GALAXY-v{VERSION}.fits",
-                                pca_basis(gal.flux, n_galaxy_basis), start, "GALAXY"))
+    paths.append(
+        write_template(
+            out / f"rrtemplate-GALAXY-v{VERSION}.fits",
+            pca_basis(gal.flux, n_galaxy_basis),
+            start,
+            "GALAXY",
+        )
+    )
     start, wave = loglam_grid(*RANGES["QSO"])
     qso = templates.qsos(n_qsos, seed + 1, wave)
-    paths.append(write_template(out / f"rrtemplate-QSO-v{VERSION}.fits",
-                                pca_basis(qso.flux, n_qso_basis), start, "QSO"))
+    paths.append(
+        write_template(
+            out / f"rrtemplate-QSO-v{VERSION}.fits", pca_basis(qso.flux, n_qso_basis), start, "QSO"
+        )
+    )
     start, wave = loglam_grid(*RANGES["STAR"])
-    stars = templates.stars(n_stars_per_type * len(star_types), seed + 2, wave,
-                            types=tuple(star_types))
+    stars = templates.stars(
+        n_stars_per_type * len(star_types), seed + 2, wave, types=tuple(star_types)
+    )
     sub = np.asarray(stars.meta["subclass"]).astype(str)
     for t in star_types:
-        paths.append(write_template(out / f"rrtemplate-STAR-{t}-v{VERSION}.fits",
-                                    pca_basis(stars.flux[sub == t], n_star_basis), start,
-                                    "STAR", t))
+        paths.append(
+            write_template(
+                out / f"rrtemplate-STAR-{t}-v{VERSION}.fits",
+                pca_basis(stars.flux[sub == t], n_star_basis),
+                start,
+                "STAR",
+                t,
+            )
+        )
     return paths
 
 

@@ -10,9 +10,10 @@ Spectra per second = ops * N_SPECTRA.
 
 from __future__ import annotations
 
-import deepz
 import numpy as np
 import pytest
+
+import deepz
 from deepz.threads import _available_cores
 
 N_SPECTRA, N_PIXELS = 10000, 1800

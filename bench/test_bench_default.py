@@ -133,17 +133,18 @@ def sim_coadd(tmp_path_factory, quick) -> str:
     arms = {}
     for arm, (lo, hi) in b.meta["arms"].items():
         ivar = np.where(np.isfinite(b.flux[:, lo:hi]), b.ivar[:, lo:hi], 0.0)
-        arms[arm.upper()] = {"wave": b.wave[lo:hi],
-                             "flux": np.nan_to_num(b.flux[:, lo:hi]).astype(np.float32),
-                             "ivar": ivar.astype(np.float32),
-                             "mask": np.zeros((n, hi - lo), np.uint32)}
+        arms[arm.upper()] = {
+            "wave": b.wave[lo:hi],
+            "flux": np.nan_to_num(b.flux[:, lo:hi]).astype(np.float32),
+            "ivar": ivar.astype(np.float32),
+            "mask": np.zeros((n, hi - lo), np.uint32),
+        }
     path = tmp_path_factory.mktemp("coadd") / f"coadd-sim-{n}.fits"
     write_desi(path, 10_000 + np.arange(n), arms)
     sigma = DESI_FWHM_PIX / (2.0 * np.sqrt(2.0 * np.log(2.0)))
     with fits.open(path, mode="update") as hdul:
         for arm in arms:
-            hdul[f"{arm}_RESOLUTION"].data = gaussian_resolution(
-                n, arms[arm]["wave"].size, sigma)
+            hdul[f"{arm}_RESOLUTION"].data = gaussian_resolution(n, arms[arm]["wave"].size, sigma)
     return str(path)
 
 
@@ -162,8 +163,11 @@ def rr_templates(tmp_path_factory, sim_coadd, quick):
     With --benchmark-disable: smaller source libraries and no warm-up (one
     untimed run is all there is).
     """
-    pytest.importorskip("redrock", reason="redrock is not installed: no peer "
-                        f"(reference: {REDROCK_REFERENCE} s/spectrum/core, issue #7)")
+    pytest.importorskip(
+        "redrock",
+        reason="redrock is not installed: no peer "
+        f"(reference: {REDROCK_REFERENCE} s/spectrum/core, issue #7)",
+    )
     pytest.importorskip("numba", reason="redrock needs numba")
     pytest.importorskip("threadpoolctl")
     from redrock_peer import run
@@ -204,27 +208,36 @@ def summary(request):
 
 def summary_lines() -> list[str]:
     """The table: spectra/s per core (wall and CPU), redrock's s/spectrum, the ratios."""
-    lines = ["", "deepz default model, file to catalogue, 1 thread (torch, kernels, BLAS); "
-             f"load average {os.getloadavg()[0]:.1f}",
-             f"{'case':6s} {'tool':8s} {'N':>5s} {'spectra/s':>10s} {'spectra/s':>10s}"
-             f" {'s/spectrum':>11s}  notes",
-             f"{'':6s} {'':8s} {'':>5s} {'(wall)':>10s} {'(CPU)':>10s} {'(CPU)':>11s}"]
+    lines = [
+        "",
+        "deepz default model, file to catalogue, 1 thread (torch, kernels, BLAS); "
+        f"load average {os.getloadavg()[0]:.1f}",
+        f"{'case':6s} {'tool':8s} {'N':>5s} {'spectra/s':>10s} {'spectra/s':>10s}"
+        f" {'s/spectrum':>11s}  notes",
+        f"{'':6s} {'':8s} {'':>5s} {'(wall)':>10s} {'(CPU)':>10s} {'(CPU)':>11s}",
+    ]
     for (case, tool), r in sorted(RESULTS.items()):
         note = r.get("note", "")
-        lines.append(f"{case:6s} {tool:8s} {int(r['n']):5d} {r['n'] / r['wall']:10.2f}"
-                     f" {r['n'] / r['cpu']:10.2f} {r['cpu'] / r['n']:11.4g}  {note}")
+        lines.append(
+            f"{case:6s} {tool:8s} {int(r['n']):5d} {r['n'] / r['wall']:10.2f}"
+            f" {r['n'] / r['cpu']:10.2f} {r['cpu'] / r['n']:11.4g}  {note}"
+        )
     for case in sorted({c for c, _ in RESULTS}):
         d, rr = RESULTS.get((case, "deepz")), RESULTS.get((case, "redrock"))
         if d is None:
             continue
         dz = d["n"] / d["cpu"]
-        ref = f"redrock as quoted in issue #7 ({REDROCK_REFERENCE} s/spectrum/core): " \
-              f"{dz * REDROCK_REFERENCE:,.0f}x"
+        ref = (
+            f"redrock as quoted in issue #7 ({REDROCK_REFERENCE} s/spectrum/core): "
+            f"{dz * REDROCK_REFERENCE:,.0f}x"
+        )
         if rr is not None:
             ratio = dz * rr["cpu"] / rr["n"]
-            lines.append(f"{case}: deepz / redrock per core (CPU) = {ratio:,.0f}x "
-                         f"(goal >= {GOAL:,.0f}x: {'met' if ratio >= GOAL else 'NOT met'});"
-                         f" against {ref}")
+            lines.append(
+                f"{case}: deepz / redrock per core (CPU) = {ratio:,.0f}x "
+                f"(goal >= {GOAL:,.0f}x: {'met' if ratio >= GOAL else 'NOT met'});"
+                f" against {ref}"
+            )
         else:
             lines.append(f"{case}: no redrock run; against {ref}")
     return lines
@@ -233,33 +246,44 @@ def summary_lines() -> list[str]:
 # -- the benchmark --------------------------------------------------------------------
 
 
-def _record(benchmark, case: str, tool: str, n: int, cpu: list[float], note: str = "",
-            **extra) -> None:
+def _record(
+    benchmark, case: str, tool: str, n: int, cpu: list[float], note: str = "", **extra
+) -> None:
     """Store the median round's wall and CPU seconds (per call) in RESULTS and extra_info."""
     if benchmark.stats is None:  # --benchmark-disable: no statistics, one plain call
         return
     wall = benchmark.stats.stats.median
     cpu_s = float(np.median(cpu))
     RESULTS[(case, tool)] = {"n": n, "wall": wall, "cpu": cpu_s, "note": note}
-    benchmark.extra_info.update({
-        "spectra_per_s": n / wall, "spectra_per_cpu_s": n / cpu_s,
-        "s_per_spectrum": wall / n, "cpu_s_per_spectrum": cpu_s / n, **extra})
+    benchmark.extra_info.update(
+        {
+            "spectra_per_s": n / wall,
+            "spectra_per_cpu_s": n / cpu_s,
+            "s_per_spectrum": wall / n,
+            "cpu_s_per_spectrum": cpu_s / n,
+            **extra,
+        }
+    )
     d, rr = RESULTS.get((case, "deepz")), RESULTS.get((case, "redrock"))
     if d is not None:
-        benchmark.extra_info["ratio_deepz_over_issue_reference"] = \
+        benchmark.extra_info["ratio_deepz_over_issue_reference"] = (
             d["n"] / d["cpu"] * REDROCK_REFERENCE
+        )
         if rr is not None:
-            benchmark.extra_info["ratio_deepz_over_redrock_per_core"] = \
+            benchmark.extra_info["ratio_deepz_over_redrock_per_core"] = (
                 d["n"] / d["cpu"] * rr["cpu"] / rr["n"]
+            )
 
 
 def _timed(fn, cpu: list[float]):
     """Wrap ``fn`` so that each call appends its CPU seconds to ``cpu``."""
+
     def call(*args, **kwargs):
         start = time.process_time()
         out = fn(*args, **kwargs)
         cpu.append(time.process_time() - start)
         return out
+
     return call
 
 
@@ -276,8 +300,15 @@ def _deepz(benchmark, case, files, model_file, tmp_path, n_expected):
         return cat
 
     benchmark.group = f"default-{case}"
-    benchmark.extra_info.update({"tool": "deepz", "case": case, "n": n_expected,
-                                 "model": os.path.basename(model_file), "load_s": load_s})
+    benchmark.extra_info.update(
+        {
+            "tool": "deepz",
+            "case": case,
+            "n": n_expected,
+            "model": os.path.basename(model_file),
+            "load_s": load_s,
+        }
+    )
     cpu: list[float] = []
     call = _timed(file_to_catalogue, cpu)
     if benchmark.disabled:
@@ -313,38 +344,52 @@ def _redrock(benchmark, case, files, rr_templates, rows, quick):
             dtargets = DistTargetsCopy(targets)
             dwave = dtargets.wavegrids()
             t1 = time.perf_counter()
-            dtemplates = load_dist_templates(dwave, templates=rr_templates, mp_procs=1,
-                                             zscan_galaxy=zscan.get("galaxy"),
-                                             zscan_qso=zscan.get("qso"),
-                                             zscan_star=zscan.get("star"))
+            dtemplates = load_dist_templates(
+                dwave,
+                templates=rr_templates,
+                mp_procs=1,
+                zscan_galaxy=zscan.get("galaxy"),
+                zscan_qso=zscan.get("qso"),
+                zscan_star=zscan.get("star"),
+            )
             state.update(read_s=t1 - t0, templates_s=time.perf_counter() - t1, n=len(targets))
         return (dtargets, dtemplates, len(dwave)), {}
 
     def find(dtargets, dtemplates, ncamera):
-        with warnings.catch_warnings(), contextlib.redirect_stdout(stdio.StringIO()), \
-                threadpool_limits(1):
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(stdio.StringIO()),
+            threadpool_limits(1),
+        ):
             warnings.simplefilter("ignore")
             return zfind(dtargets, dtemplates, mp_procs=1, nminima=3, ncamera=ncamera)[1]
 
     benchmark.group = f"default-{case}"
-    benchmark.extra_info.update({"tool": "redrock", "case": case,
-                                 "zscan": zscan or "templates' defaults"})
+    benchmark.extra_info.update(
+        {"tool": "redrock", "case": case, "zscan": zscan or "templates' defaults"}
+    )
     cpu: list[float] = []
     zfit = benchmark.pedantic(_timed(find, cpu), setup=setup, rounds=1, iterations=1)
     n = state["n"]
     benchmark.extra_info["n"] = n
     assert len(np.unique(np.asarray(zfit["targetid"]))) == n
-    _record(benchmark, case, "redrock", n, cpu,
-            note=f"zfind only; + templates {state['templates_s']:.1f} s once a run",
-            read_s=state["read_s"], templates_s=state["templates_s"])
+    _record(
+        benchmark,
+        case,
+        "redrock",
+        n,
+        cpu,
+        note=f"zfind only; + templates {state['templates_s']:.1f} s once a run",
+        read_s=state["read_s"],
+        templates_s=state["templates_s"],
+    )
 
 
 @pytest.mark.parametrize("tool", ["deepz", "redrock"])  # peers back to back, deepz first
 def test_default_sim(benchmark, tool, quick, model_file, sim_coadd, request, tmp_path):
     """Simulated DESI coadd: deepz on all its spectra, redrock on the first few."""
     if tool == "deepz":
-        _deepz(benchmark, "sim", [sim_coadd], model_file, tmp_path,
-               N_SIM_QUICK if quick else N_SIM)
+        _deepz(benchmark, "sim", [sim_coadd], model_file, tmp_path, N_SIM_QUICK if quick else N_SIM)
     else:
         rr = request.getfixturevalue("rr_templates")
         _redrock(benchmark, "sim", [sim_coadd], rr, list(range(1 if quick else N_REDROCK)), quick)

@@ -93,7 +93,9 @@ def _bench(benchmark, name, fn, n, nbytes, rounds=7, gpu=True):
     if stats is not None:
         median = stats.stats.median
         benchmark.extra_info.update(
-            spectra=n, bytes=nbytes, spectra_per_s=n / median,
+            spectra=n,
+            bytes=nbytes,
+            spectra_per_s=n / median,
             bandwidth_fraction=nbytes / median / PEAK if nbytes else None,
         )
         _RESULTS.append((name, n, median, nbytes if gpu else 0))
@@ -119,8 +121,9 @@ def survey():
 
 
 def _edges(xp, c):
-    return xp.concatenate([c[:1] - (c[1] - c[0]) / 2, (c[1:] + c[:-1]) / 2,
-                           c[-1:] + (c[-1] - c[-2]) / 2])
+    return xp.concatenate(
+        [c[:1] - (c[1] - c[0]) / 2, (c[1:] + c[:-1]) / 2, c[-1:] + (c[-1] - c[-2]) / 2]
+    )
 
 
 def cupy_cumsum_rebin(wave, flux, new_wave, ivar):
@@ -148,27 +151,41 @@ RS_BYTES = 8 * 2 * N_RS * (M_RS + P_RS)  # flux and ivar in, flux and ivar out (
 @pytest.mark.benchmark(group="gpu-resample")
 def test_resample_deepz_gpu(benchmark, survey):
     _, d = survey
-    out, _ = _bench(benchmark, "resample deepz GPU",
-                    lambda: deepz.resample(d["wave"], d["flux"], d["new_wave"], ivar=d["ivar"]),
-                    N_RS, RS_BYTES)
+    out, _ = _bench(
+        benchmark,
+        "resample deepz GPU",
+        lambda: deepz.resample(d["wave"], d["flux"], d["new_wave"], ivar=d["ivar"]),
+        N_RS,
+        RS_BYTES,
+    )
     assert out.shape == (N_RS, P_RS)
 
 
 @pytest.mark.benchmark(group="gpu-resample")
 def test_resample_deepz_cpu(benchmark, survey):
     h, _ = survey
-    out, _ = _bench(benchmark, "resample deepz CPU (all cores)",
-                    lambda: deepz.resample(h["wave"], h["flux"], h["new_wave"], ivar=h["ivar"]),
-                    N_RS, RS_BYTES, rounds=3, gpu=False)
+    out, _ = _bench(
+        benchmark,
+        "resample deepz CPU (all cores)",
+        lambda: deepz.resample(h["wave"], h["flux"], h["new_wave"], ivar=h["ivar"]),
+        N_RS,
+        RS_BYTES,
+        rounds=3,
+        gpu=False,
+    )
     assert out.shape == (N_RS, P_RS)
 
 
 @pytest.mark.benchmark(group="gpu-resample")
 def test_resample_cupy_cumsum(benchmark, survey):
     _, d = survey
-    out, _ = _bench(benchmark, "resample CuPy cumsum",
-                    lambda: cupy_cumsum_rebin(d["wave"], d["flux"], d["new_wave"], d["ivar"]),
-                    N_RS, RS_BYTES)
+    out, _ = _bench(
+        benchmark,
+        "resample CuPy cumsum",
+        lambda: cupy_cumsum_rebin(d["wave"], d["flux"], d["new_wave"], d["ivar"]),
+        N_RS,
+        RS_BYTES,
+    )
     assert out.shape == (N_RS, P_RS)
 
 
@@ -237,7 +254,7 @@ def cupy_chain(d, n, seed=7, sigma=SIGMA):
         frac = (pos - re[i]) / (re[i + 1] - re[i])
         ci, cj = cum[idx[:, None], i], cum[idx[:, None], i + 1]
         c = ci + frac * (cj - ci)
-        flux = (cupy.diff(c, axis=1) / cupy.diff(pos, axis=1) / (1.0 + zz[:, None]))
+        flux = cupy.diff(c, axis=1) / cupy.diff(pos, axis=1) / (1.0 + zz[:, None])
         flux = flux.astype(cupy.float32)
         noisy = flux + cupy.float32(sigma) * rng.standard_normal(flux.shape, dtype=cupy.float32)
         var = cupy.full_like(noisy, sigma**2)
@@ -250,8 +267,14 @@ def cupy_chain(d, n, seed=7, sigma=SIGMA):
 def test_chain_deepz_gpu(benchmark, euclid, n):
     benchmark.group = f"gpu-chain-euclid-{n}"
     _, d = euclid
-    out, _ = _bench(benchmark, f"chain deepz GPU (N={n})", lambda: deepz_chain(d, n), n,
-                    _chain_bytes(n), rounds=5)
+    out, _ = _bench(
+        benchmark,
+        f"chain deepz GPU (N={n})",
+        lambda: deepz_chain(d, n),
+        n,
+        _chain_bytes(n),
+        rounds=5,
+    )
     assert out.shape == (n, 900)
 
 
@@ -259,8 +282,9 @@ def test_chain_deepz_gpu(benchmark, euclid, n):
 def test_chain_cupy(benchmark, euclid, n):
     benchmark.group = f"gpu-chain-euclid-{n}"
     _, d = euclid
-    out, _ = _bench(benchmark, f"chain CuPy (N={n})", lambda: cupy_chain(d, n), n,
-                    _chain_bytes(n), rounds=3)
+    out, _ = _bench(
+        benchmark, f"chain CuPy (N={n})", lambda: cupy_chain(d, n), n, _chain_bytes(n), rounds=3
+    )
     assert out.shape == (n, 900)
 
 
@@ -270,8 +294,15 @@ def test_chain_deepz_cpu(benchmark, euclid, n):
         pytest.skip("the CPU chain at N=1e6: set DEEPZ_BENCH_CPU_FULL=1")
     benchmark.group = f"gpu-chain-euclid-{n}"
     h, _ = euclid
-    out, _ = _bench(benchmark, f"chain deepz CPU, all cores (N={n})", lambda: deepz_chain(h, n),
-                    n, _chain_bytes(n), rounds=1, gpu=False)
+    out, _ = _bench(
+        benchmark,
+        f"chain deepz CPU, all cores (N={n})",
+        lambda: deepz_chain(h, n),
+        n,
+        _chain_bytes(n),
+        rounds=1,
+        gpu=False,
+    )
     assert out.shape == (n, 900)
 
 
@@ -282,8 +313,9 @@ def test_chain_gpu_equals_cpu_and_the_peer_agrees(euclid):
     want = deepz_chain(h, 2000)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(cupy.asnumpy(g), w)
-    clean = deepz.merge_bins(deepz.redshift(h["templates"], h["rest"], h["index"][:2000],
-                                            h["z"][:2000], h["obs"]), 2)
+    clean = deepz.merge_bins(
+        deepz.redshift(h["templates"], h["rest"], h["index"][:2000], h["z"][:2000], h["obs"]), 2
+    )
     peer, _ = cupy_chain(d, 2000, sigma=0.0)
     ref = cupy.asnumpy(peer)
     np.testing.assert_allclose(ref, clean, rtol=1e-4, atol=1e-5 * np.abs(clean).max())

@@ -14,11 +14,12 @@ Run: pytest bench/test_bench_line_search.py --benchmark-only \
 
 from __future__ import annotations
 
-import deepz
 import numpy as np
 import pytest
 from reference_line_search import line_search as ref_line_search
 from reference_line_search import simulate_line_spectra
+
+import deepz
 
 N = 5000
 N_REF = 25
@@ -63,7 +64,12 @@ def test_deepz_line_search_mad_noise(benchmark, spectra):
 def test_numpy_reference_line_search(benchmark, spectra):
     wave, flux, ivar, z0, z = spectra
     sub = slice(0, N_REF)
-    res = benchmark.pedantic(ref_line_search, args=(wave, flux[sub], z0[sub]),
-                             kwargs={"ivar": ivar[sub]}, rounds=3, iterations=1)
+    res = benchmark.pedantic(
+        ref_line_search,
+        args=(wave, flux[sub], z0[sub]),
+        kwargs={"ivar": ivar[sub]},
+        rounds=3,
+        iterations=1,
+    )
     _record(benchmark, N_REF)
     assert np.mean(np.abs(res.z - z[sub]) < 1e-4) > 0.9

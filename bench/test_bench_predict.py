@@ -108,8 +108,9 @@ NOTES = {
 FULL = os.environ.get("DEEPZ_BENCH_FULL", "") == "1"
 THREADS = int(os.environ.get("DEEPZ_BENCH_THREADS", "0"))  # 0: torch's / deepz's default
 TARGET_S = 0.5  # time per benchmark (rounds x call)
-GASNET_PAPER = ("GaSNet-II paper (Zhong et al. 2024): 39,000 spectra/min = 650 spectra/s "
-                "on a desktop GPU")
+GASNET_PAPER = (
+    "GaSNet-II paper (Zhong et al. 2024): 39,000 spectra/min = 650 spectra/s on a desktop GPU"
+)
 
 # (device, family, N) -> {"predictor": spectra/s, "network": spectra/s, ...}
 RESULTS: dict[tuple[str, str, int], dict[str, float]] = {}
@@ -121,8 +122,9 @@ _WARM: set[tuple[str, str, int]] = set()
 
 def _alhambra_wave() -> np.ndarray:
     """Throughput-weighted centres (Angstrom) of the 23 ALHAMBRA bands, blue to red."""
-    return np.array([np.sum(f.wave * f.throughput) / np.sum(f.throughput)
-                     for f in filters.get_set("alhambra")])
+    return np.array(
+        [np.sum(f.wave * f.throughput) / np.sum(f.throughput) for f in filters.get_set("alhambra")]
+    )
 
 
 @functools.cache
@@ -131,14 +133,18 @@ def case(name: str):
     torch.manual_seed(0)
     if name == "euclid_cnn":
         model = models.create(name)
-        meta = build_meta(model, grids.preset("euclid_nisp"),
-                          normalisation={"kind": "xmax", "divisor": 6.0})
+        meta = build_meta(
+            model, grids.preset("euclid_nisp"), normalisation={"kind": "xmax", "divisor": 6.0}
+        )
         return model.eval(), meta, grids.loglinear(10950.0, 20050.0, 1e-4)
     if name.startswith(("yurchuk", "gasnet")):
         model = models.create(name)
         norm = "max" if name.startswith("yurchuk") else "l2"
-        return model.eval(), build_meta(model, grids.preset("gasnet"), normalisation=norm), \
-            grids.preset("boss")
+        return (
+            model.eval(),
+            build_meta(model, grids.preset("gasnet"), normalisation=norm),
+            grids.preset("boss"),
+        )
     if name == "pasquet_inception":
         model = models.create(name, use_ebv=False)
         placeholder = np.arange(1.0, model.image_size + 1.0)  # the meta wants a grid
@@ -166,7 +172,8 @@ def inputs(name: str, n: int):
     u = (wave - wave.mean()) / np.ptp(wave)
     sigma = 0.05 * amp
     flux = amp * (1.0 + tilt * u + 0.2 * np.sin(wave / 500.0)) + sigma * rng.standard_normal(
-        (n, wave.size))
+        (n, wave.size)
+    )
     ivar = np.broadcast_to(1.0 / sigma**2, flux.shape).copy()
     ivar[rng.random(flux.shape) < 0.01] = 0.0  # 1 % masked pixels
     return flux.astype(np.float32), wave, ivar.astype(np.float32)
@@ -175,8 +182,9 @@ def inputs(name: str, n: int):
 def make_predictor(name: str, n: int, device: str) -> Predictor:
     model, meta, _ = case(name)
     chunk = n if device == "cpu" else min(n, GPU_CHUNK)
-    return Predictor(model, meta, device=device, batch_size=chunk,
-                     threads=THREADS if THREADS > 0 else None)
+    return Predictor(
+        model, meta, device=device, batch_size=chunk, threads=THREADS if THREADS > 0 else None
+    )
 
 
 def prepared(pred: Predictor, name: str, n: int) -> np.ndarray:
@@ -210,8 +218,11 @@ def summary(request):
         rows = sorted((k[1:], r) for k, r in RESULTS.items() if k[0] == device)
         if not rows:
             continue
-        where = (f"CPU, {threads} thread(s)" if device == "cpu"
-                 else f"GPU {torch.cuda.get_device_name(0)}")
+        where = (
+            f"CPU, {threads} thread(s)"
+            if device == "cpu"
+            else f"GPU {torch.cuda.get_device_name(0)}"
+        )
         lines += [
             "",
             f"deepz Predictor.predict throughput, {where}, load average "
@@ -223,8 +234,7 @@ def summary(request):
             p, w = r.get("predictor", nan), r.get("network", nan)
             over = (1.0 / p - 1.0 / w) * 1e6  # us per spectrum
             note = NOTES.get(name, "")
-            lines.append(f"{name:20s} {n:6d} {p:10.1f} {w:10.1f} {p / w:6.2f}"
-                         f" {over:9.1f} us{note}")
+            lines.append(f"{name:20s} {n:6d} {p:10.1f} {w:10.1f} {p / w:6.2f} {over:9.1f} us{note}")
         if any(name.startswith("gasnet") for name, _ in (k for k, _ in rows)):
             lines.append(f"reference for the gasnet rows: {GASNET_PAPER}")
     with capture.global_and_fixture_disabled():
@@ -256,16 +266,23 @@ def _run(benchmark, name: str, n: int, mode: str, device: str) -> None:
 
         def call():
             with torch.inference_mode():
-                out = [model(x[i:i + chunk]) for i in range(0, n, chunk)]
+                out = [model(x[i : i + chunk]) for i in range(0, n, chunk)]
             if cuda:
                 torch.cuda.synchronize()
             return out
 
     key = (device, name, n)
     benchmark.group = f"predict-{device}-{name}-n{n}"
-    benchmark.extra_info.update({"n": n, "mode": mode, "device": device, "family": name,
-                                 "threads": torch.get_num_threads(),
-                                 "forward_only": name in FORWARD_ONLY})
+    benchmark.extra_info.update(
+        {
+            "n": n,
+            "mode": mode,
+            "device": device,
+            "family": name,
+            "threads": torch.get_num_threads(),
+            "forward_only": name in FORWARD_ONLY,
+        }
+    )
     if benchmark.disabled:  # test-suite mode: once (pedantic only calls it), check the sizes
         out = benchmark.pedantic(call, rounds=1, iterations=1)
         if mode == "network":  # a list of chunk outputs: tensors, or tuples (ensemble)

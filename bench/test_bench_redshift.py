@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from deepz import _core, redshift
 from deepz.threads import get_num_threads
 

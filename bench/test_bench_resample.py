@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from deepz.kernels import resample
 from deepz.threads import get_num_threads
 

@@ -40,8 +40,9 @@ class HostCuda:
     def __init__(self):
         self.calls = []  # (kernel name, stream) of each call
 
-    def redshift(self, templates, rest_wave, index, z, obs_wave, mode, fill, out, edges,
-                 stream=None):
+    def redshift(
+        self, templates, rest_wave, index, z, obs_wave, mode, fill, out, edges, stream=None
+    ):
         self.calls.append(("redshift", stream))
         t = _host(templates, "templates")
         assert t.dtype in (np.float32, np.float64)
@@ -58,9 +59,29 @@ class HostCuda:
         assert 0 <= mode <= 2
         o[...] = _core._redshift_pixelwise(t, rest, idx, zz, obs, mode, fill)
 
-    def line_search(self, wave, flux, ivar, z0, line_rest, line_strength, line_sign, line_order,
-                    window, w_dist, w_height, w_spacing, snr_min, z, line_wave, line_snr,
-                    n_found, quality, scratch, stream=None):
+    def line_search(
+        self,
+        wave,
+        flux,
+        ivar,
+        z0,
+        line_rest,
+        line_strength,
+        line_sign,
+        line_order,
+        window,
+        w_dist,
+        w_height,
+        w_spacing,
+        snr_min,
+        z,
+        line_wave,
+        line_snr,
+        n_found,
+        quality,
+        scratch,
+        stream=None,
+    ):
         self.calls.append(("line_search", stream))
         f = _host(flux, "flux")
         assert f.dtype in (np.float32, np.float64)
@@ -90,8 +111,9 @@ class HostCuda:
         assert s.ndim == 1
         assert s.size >= per_worker
         assert s.size % per_worker == 0
-        got = _core.line_search(w, f, iv, zz, rest, strength, sign, window, w_dist, w_height,
-                                w_spacing, snr_min, 1)
+        got = _core.line_search(
+            w, f, iv, zz, rest, strength, sign, window, w_dist, w_height, w_spacing, snr_min, 1
+        )
         for o, g in zip(outs, got, strict=True):
             o[...] = g
 
@@ -106,8 +128,10 @@ class HostCuda:
         assert s.shape[0] in (1, n)
         assert s.shape[1] in (1, m)
         assert kind in (0, 1)
-        outs = [_host(noisy, "noisy", f.dtype, (n, m), writable=True),
-                _host(ivar, "ivar", f.dtype, (n, m), writable=True)]
+        outs = [
+            _host(noisy, "noisy", f.dtype, (n, m), writable=True),
+            _host(ivar, "ivar", f.dtype, (n, m), writable=True),
+        ]
         for o, g in zip(outs, _core._noise_blockwise(f, s, seed, offset, kind), strict=True):
             o[...] = g
 
@@ -125,8 +149,7 @@ class HostCuda:
         if ivar_out is not None:
             _host(ivar_out, "ivar_out", f.dtype, (n, m // factor), writable=True)[...] = got_ivar
 
-    def resample(self, wave, flux, ivar, new_wave, linear, fill, out, out_ivar, plan,
-                 stream=None):
+    def resample(self, wave, flux, ivar, new_wave, linear, fill, out, out_ivar, plan, stream=None):
         self.calls.append(("resample", stream))
         f = _host(flux, "flux")
         assert f.dtype in (np.float32, np.float64)

@@ -62,15 +62,29 @@ def real_file(package: str, *relpath: str) -> str | None:
 def sdss_arrays(rng, npix: int, loglam0: float):
     """Return a dict of SDSS COADD columns for one spectrum on the 1e-4 lattice."""
     loglam = loglam0 + 1e-4 * np.arange(npix)
-    wave = 10.0 ** loglam
+    wave = 10.0**loglam
     flux = (5.0 + 0.001 * (wave - wave[0]) + rng.normal(0, 0.5, npix)).astype(np.float32)
     ivar = rng.uniform(2.0, 4.0, npix).astype(np.float32)
-    return {"loglam": loglam, "flux": flux, "ivar": ivar,
-            "and_mask": np.zeros(npix, np.int32), "or_mask": np.zeros(npix, np.int32)}
+    return {
+        "loglam": loglam,
+        "flux": flux,
+        "ivar": ivar,
+        "and_mask": np.zeros(npix, np.int32),
+        "or_mask": np.zeros(npix, np.int32),
+    }
 
 
-def write_sdss(path, plate, mjd, fiber, cols: dict, specobj: dict | None = None,
-               header_ids: bool = True, coadd: bool = True, coeff0=None) -> str:
+def write_sdss(
+    path,
+    plate,
+    mjd,
+    fiber,
+    cols: dict,
+    specobj: dict | None = None,
+    header_ids: bool = True,
+    coadd: bool = True,
+    coeff0=None,
+) -> str:
     """Write an SDSS spec file with the COADD columns ``cols`` (see :func:`sdss_arrays`)."""
     npix = len(cols["flux"])
     primary = fits.PrimaryHDU()
@@ -86,27 +100,53 @@ def write_sdss(path, plate, mjd, fiber, cols: dict, specobj: dict | None = None,
     h["VACUUM"] = True
     hdus = [primary]
     if coadd:
-        c = fits.BinTableHDU.from_columns([
-            fits.Column("flux", "E", array=np.asarray(cols["flux"], np.float32)),
-            fits.Column("loglam", "E", array=np.asarray(cols["loglam"], np.float32)),
-            fits.Column("ivar", "E", array=np.asarray(cols["ivar"], np.float32)),
-            fits.Column("and_mask", "J", array=np.asarray(cols["and_mask"], np.int32)),
-            fits.Column("or_mask", "J", array=np.asarray(cols["or_mask"], np.int32)),
-            fits.Column("wdisp", "E", array=np.ones(npix, np.float32)),
-            fits.Column("sky", "E", array=np.zeros(npix, np.float32)),
-            fits.Column("model", "E", array=np.asarray(cols["flux"], np.float32)),
-        ], name="COADD")
+        c = fits.BinTableHDU.from_columns(
+            [
+                fits.Column("flux", "E", array=np.asarray(cols["flux"], np.float32)),
+                fits.Column("loglam", "E", array=np.asarray(cols["loglam"], np.float32)),
+                fits.Column("ivar", "E", array=np.asarray(cols["ivar"], np.float32)),
+                fits.Column("and_mask", "J", array=np.asarray(cols["and_mask"], np.int32)),
+                fits.Column("or_mask", "J", array=np.asarray(cols["or_mask"], np.int32)),
+                fits.Column("wdisp", "E", array=np.ones(npix, np.float32)),
+                fits.Column("sky", "E", array=np.zeros(npix, np.float32)),
+                fits.Column("model", "E", array=np.asarray(cols["flux"], np.float32)),
+            ],
+            name="COADD",
+        )
         hdus.append(c)
     if specobj is not None:
-        so = {"PLATE": plate, "MJD": mjd, "FIBERID": fiber, "Z": 0.0, "Z_ERR": 0.0,
-              "ZWARNING": 0, "CLASS": "GALAXY", "SUBCLASS": "", "PLUG_RA": 150.0,
-              "PLUG_DEC": 2.0, "SPECOBJID": str(_specobjid(plate, mjd, fiber)), **specobj}
-        fmt = {"PLATE": "J", "MJD": "J", "FIBERID": "J", "Z": "E", "Z_ERR": "E",
-               "ZWARNING": "J", "CLASS": "6A", "SUBCLASS": "21A", "PLUG_RA": "D",
-               "PLUG_DEC": "D", "SPECOBJID": "22A"}
-        hdus.append(fits.BinTableHDU.from_columns(
-            [fits.Column(k, fmt[k], array=np.array([v])) for k, v in so.items()],
-            name="SPECOBJ"))
+        so = {
+            "PLATE": plate,
+            "MJD": mjd,
+            "FIBERID": fiber,
+            "Z": 0.0,
+            "Z_ERR": 0.0,
+            "ZWARNING": 0,
+            "CLASS": "GALAXY",
+            "SUBCLASS": "",
+            "PLUG_RA": 150.0,
+            "PLUG_DEC": 2.0,
+            "SPECOBJID": str(_specobjid(plate, mjd, fiber)),
+            **specobj,
+        }
+        fmt = {
+            "PLATE": "J",
+            "MJD": "J",
+            "FIBERID": "J",
+            "Z": "E",
+            "Z_ERR": "E",
+            "ZWARNING": "J",
+            "CLASS": "6A",
+            "SUBCLASS": "21A",
+            "PLUG_RA": "D",
+            "PLUG_DEC": "D",
+            "SPECOBJID": "22A",
+        }
+        hdus.append(
+            fits.BinTableHDU.from_columns(
+                [fits.Column(k, fmt[k], array=np.array([v])) for k, v in so.items()], name="SPECOBJ"
+            )
+        )
     fits.HDUList(hdus).writeto(path, overwrite=True)
     return str(path)
 
@@ -123,13 +163,25 @@ def desi_arms(rng, n: int, npix: int = 120, starts=(3600.0, 3680.0, 3760.0), ste
         wave = w0 + step * np.arange(npix)
         flux = (3.0 + 0.002 * (wave - 3600.0) + rng.normal(0, 0.3, (n, npix))).astype(np.float32)
         ivar = rng.uniform(5.0, 15.0, (n, npix)).astype(np.float32)
-        arms[arm] = {"wave": wave, "flux": flux, "ivar": ivar,
-                     "mask": np.zeros((n, npix), np.uint32)}
+        arms[arm] = {
+            "wave": wave,
+            "flux": flux,
+            "ivar": ivar,
+            "mask": np.zeros((n, npix), np.uint32),
+        }
     return arms
 
 
-def write_desi(path, targetid, arms: dict, objtype=None, fiberstatus=None,
-               compress_mask: bool = False, drop: tuple = (), spectra: bool = False) -> str:
+def write_desi(
+    path,
+    targetid,
+    arms: dict,
+    objtype=None,
+    fiberstatus=None,
+    compress_mask: bool = False,
+    drop: tuple = (),
+    spectra: bool = False,
+) -> str:
     """Write a DESI coadd (or ``spectra=True``: spectra) file; ``drop`` lists HDUs to leave out."""
     n = len(targetid)
     primary = fits.PrimaryHDU()
@@ -138,14 +190,20 @@ def write_desi(path, targetid, arms: dict, objtype=None, fiberstatus=None,
     hdus = [primary]
     objtype = objtype if objtype is not None else ["TGT"] * n
     status_name = "FIBERSTATUS" if spectra else "COADD_FIBERSTATUS"
-    fm = fits.BinTableHDU.from_columns([
-        fits.Column("TARGETID", "K", array=np.asarray(targetid, np.int64)),
-        fits.Column("TARGET_RA", "D", array=np.linspace(10, 11, n)),
-        fits.Column("TARGET_DEC", "D", array=np.linspace(-5, -4, n)),
-        fits.Column("OBJTYPE", "3A", array=np.asarray(objtype)),
-        fits.Column(status_name, "J", array=np.asarray(
-            fiberstatus if fiberstatus is not None else np.zeros(n), np.int32)),
-    ], name="FIBERMAP")
+    fm = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("TARGETID", "K", array=np.asarray(targetid, np.int64)),
+            fits.Column("TARGET_RA", "D", array=np.linspace(10, 11, n)),
+            fits.Column("TARGET_DEC", "D", array=np.linspace(-5, -4, n)),
+            fits.Column("OBJTYPE", "3A", array=np.asarray(objtype)),
+            fits.Column(
+                status_name,
+                "J",
+                array=np.asarray(fiberstatus if fiberstatus is not None else np.zeros(n), np.int32),
+            ),
+        ],
+        name="FIBERMAP",
+    )
     hdus.append(fm)
     for arm, a in arms.items():
         w = fits.ImageHDU(np.asarray(a["wave"], np.float64), name=f"{arm}_WAVELENGTH")
@@ -155,37 +213,45 @@ def write_desi(path, targetid, arms: dict, objtype=None, fiberstatus=None,
         iv = fits.ImageHDU(np.asarray(a["ivar"], np.float32), name=f"{arm}_IVAR")
         iv.header["BUNIT"] = DESI_IVAR_BUNIT
         mdata = np.asarray(a["mask"], np.uint32)
-        m = (fits.CompImageHDU(mdata, name=f"{arm}_MASK") if compress_mask
-             else fits.ImageHDU(mdata, name=f"{arm}_MASK"))
-        r = fits.ImageHDU(np.zeros((n, 11, len(a["wave"])), np.float32),
-                          name=f"{arm}_RESOLUTION")
+        m = (
+            fits.CompImageHDU(mdata, name=f"{arm}_MASK")
+            if compress_mask
+            else fits.ImageHDU(mdata, name=f"{arm}_MASK")
+        )
+        r = fits.ImageHDU(np.zeros((n, 11, len(a["wave"])), np.float32), name=f"{arm}_RESOLUTION")
         hdus += [w, f, iv, m, r]
     hdus = [h for h in hdus if h.name not in drop]
     fits.HDUList(hdus).writeto(path, overwrite=True)
     return str(path)
 
 
-def write_redrock(path, targetid, z, zerr=None, zwarn=None, spectype=None, subtype=None,
-                  deltachi2=None) -> str:
+def write_redrock(
+    path, targetid, z, zerr=None, zwarn=None, spectype=None, subtype=None, deltachi2=None
+) -> str:
     """Write a redrock-layout catalogue (HDU REDSHIFTS)."""
     n = len(targetid)
     cols = [
         fits.Column("TARGETID", "K", array=np.asarray(targetid, np.int64)),
         fits.Column("Z", "D", array=np.asarray(z, np.float64)),
         fits.Column("ZERR", "D", array=np.asarray(zerr if zerr is not None else np.full(n, 1e-4))),
-        fits.Column("ZWARN", "K", array=np.asarray(zwarn if zwarn is not None else np.zeros(n),
-                                                  np.int64)),
+        fits.Column(
+            "ZWARN", "K", array=np.asarray(zwarn if zwarn is not None else np.zeros(n), np.int64)
+        ),
         fits.Column("CHI2", "D", array=np.ones(n)),
         fits.Column("COEFF", "10D", array=np.zeros((n, 10))),
         fits.Column("NPIXELS", "K", array=np.full(n, 7000)),
         fits.Column("SPECTYPE", "6A", array=np.asarray(spectype or ["GALAXY"] * n)),
         fits.Column("SUBTYPE", "20A", array=np.asarray(subtype or [""] * n)),
         fits.Column("NCOEFF", "K", array=np.full(n, 10)),
-        fits.Column("DELTACHI2", "D", array=np.asarray(
-            deltachi2 if deltachi2 is not None else np.full(n, 100.0))),
+        fits.Column(
+            "DELTACHI2",
+            "D",
+            array=np.asarray(deltachi2 if deltachi2 is not None else np.full(n, 100.0)),
+        ),
     ]
-    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols, name="REDSHIFTS")]
-                 ).writeto(path, overwrite=True)
+    fits.HDUList(
+        [fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols, name="REDSHIFTS")]
+    ).writeto(path, overwrite=True)
     return str(path)
 
 
@@ -225,9 +291,14 @@ def make_all(outdir, seed: int = 20261125) -> SimpleNamespace:
     a["and_mask"][[10, 11]] = [1 << 23, (1 << 26) | (1 << 23)]
     fx.sdss_a_cols = a
     fx.sdss_a_id = (945, 52652, 470)
-    fx.sdss_a = write_sdss(out / "spec-0945-52652-0470.fits", 945, 52652, 470, a,
-                           specobj={"Z": 0.1234, "Z_ERR": 2e-5, "CLASS": "GALAXY",
-                                    "SUBCLASS": "STARFORMING"})
+    fx.sdss_a = write_sdss(
+        out / "spec-0945-52652-0470.fits",
+        945,
+        52652,
+        470,
+        a,
+        specobj={"Z": 0.1234, "Z_ERR": 2e-5, "CLASS": "GALAXY", "SUBCLASS": "STARFORMING"},
+    )
     b = sdss_arrays(rng, 180, 3.5810)
     b["flux"][5] = np.nan
     b["ivar"][6] = np.inf
@@ -238,15 +309,15 @@ def make_all(outdir, seed: int = 20261125) -> SimpleNamespace:
     c = sdss_arrays(rng, 150, 3.6000)
     fx.sdss_c_cols = c
     fx.sdss_c_id = (1000, 52000, 12)
-    fx.sdss_c = write_sdss(out / "spec-1000-52000-0012.fits", 1000, 52000, 12, c,
-                           header_ids=False)
+    fx.sdss_c = write_sdss(out / "spec-1000-52000-0012.fits", 1000, 52000, 12, c, header_ids=False)
 
     # ---- SDSS bad
     bad = out / "bad"
     bad.mkdir(exist_ok=True)
     fx.sdss_truncated = truncate(fx.sdss_a, bad / "spec-0945-52652-0471.fits", 0.5)
-    fx.sdss_nocoadd = write_sdss(bad / "spec-0945-52652-0472.fits", 945, 52652, 472, a,
-                                 specobj={}, coadd=False)
+    fx.sdss_nocoadd = write_sdss(
+        bad / "spec-0945-52652-0472.fits", 945, 52652, 472, a, specobj={}, coadd=False
+    )
     m = sdss_arrays(rng, 100, 3.58)
     m["ivar"][:] = 0
     fx.sdss_allmasked = write_sdss(bad / "spec-0945-52652-0473.fits", 945, 52652, 473, m)
@@ -258,27 +329,38 @@ def make_all(outdir, seed: int = 20261125) -> SimpleNamespace:
     # ---- DESI good
     n = 4
     arms = desi_arms(rng, n)
-    arms["B"]["mask"][0, [3, 4]] = [1, 1 << 9]         # masked, ivar > 0 in the file
-    arms["R"]["flux"][1, 7] = np.nan                   # NaN flux
-    arms["Z"]["ivar"][2, 10:15] = 0                    # zero ivar
-    arms["B"]["mask"][1, 110:120] = 1                  # B's red end masked, R overlaps it
-    for arm in arms.values():                          # target 3: a dead sky fibre
+    arms["B"]["mask"][0, [3, 4]] = [1, 1 << 9]  # masked, ivar > 0 in the file
+    arms["R"]["flux"][1, 7] = np.nan  # NaN flux
+    arms["Z"]["ivar"][2, 10:15] = 0  # zero ivar
+    arms["B"]["mask"][1, 110:120] = 1  # B's red end masked, R overlaps it
+    for arm in arms.values():  # target 3: a dead sky fibre
         arm["ivar"][3] = 0
         arm["mask"][3] = 1 << 1
     fx.desi_arms = arms
-    fx.desi_tid = np.array([39633345008634465, 39633345008634466, 616088619186127404,
-                            -1695072], np.int64)
-    fx.desi = write_desi(out / "coadd-test-1.fits", fx.desi_tid, arms,
-                         objtype=["TGT", "TGT", "TGT", "SKY"], fiberstatus=[0, 0, 0, 512])
+    fx.desi_tid = np.array(
+        [39633345008634465, 39633345008634466, 616088619186127404, -1695072], np.int64
+    )
+    fx.desi = write_desi(
+        out / "coadd-test-1.fits",
+        fx.desi_tid,
+        arms,
+        objtype=["TGT", "TGT", "TGT", "SKY"],
+        fiberstatus=[0, 0, 0, 512],
+    )
     fx.desi_z = np.array([0.5, 1.2, 0.01])
-    fx.redrock = write_redrock(out / "redrock-test-1.fits", fx.desi_tid[[2, 0, 1]],
-                               fx.desi_z[[2, 0, 1]], spectype=["STAR", "GALAXY", "QSO"])
+    fx.redrock = write_redrock(
+        out / "redrock-test-1.fits",
+        fx.desi_tid[[2, 0, 1]],
+        fx.desi_z[[2, 0, 1]],
+        spectype=["STAR", "GALAXY", "QSO"],
+    )
     sp_arms = desi_arms(rng, 3)
     sp_arms["R"]["mask"][1, 0:5] = 1
     fx.desi_spectra_arms = sp_arms
     fx.desi_spectra_tid = np.array([11, 12, 13], np.int64)
-    fx.desi_spectra = write_desi(out / "spectra-test-2.fits", fx.desi_spectra_tid, sp_arms,
-                                 compress_mask=True, spectra=True)
+    fx.desi_spectra = write_desi(
+        out / "spectra-test-2.fits", fx.desi_spectra_tid, sp_arms, compress_mask=True, spectra=True
+    )
     off = desi_arms(rng, 2, starts=(3600.0, 3680.3, 3760.55))
     fx.desi_offset_arms = off
     fx.desi_offset = write_desi(out / "coadd-test-3.fits", np.array([21, 22]), off)
@@ -286,8 +368,7 @@ def make_all(outdir, seed: int = 20261125) -> SimpleNamespace:
     # ---- DESI bad
     fx.desi_truncated = truncate(fx.desi, bad / "coadd-bad-1.fits", 0.7)
     fx.desi_noivar = write_desi(bad / "coadd-bad-2.fits", fx.desi_tid, arms, drop=("R_IVAR",))
-    fx.desi_nofibermap = write_desi(bad / "coadd-bad-3.fits", fx.desi_tid, arms,
-                                    drop=("FIBERMAP",))
+    fx.desi_nofibermap = write_desi(bad / "coadd-bad-3.fits", fx.desi_tid, arms, drop=("FIBERMAP",))
     dead = desi_arms(rng, 2)
     for arm in dead.values():
         arm["ivar"][:] = 0
@@ -331,20 +412,26 @@ def make_all(outdir, seed: int = 20261125) -> SimpleNamespace:
         g.create_dataset("Flux", data=nf[:2].astype(np.float32))
         g.create_dataset("Error", data=np.full((2, 101), 0.5, np.float32))
     fx.fits_rows = str(gen / "rows.fits")
-    fits.BinTableHDU.from_columns([
-        fits.Column("WAVE", "D", unit="nm", array=gw / 10),
-        fits.Column("FLUX", "E", unit="1e-17 erg/(s cm2 Angstrom)", array=gf),
-        fits.Column("IVAR", "E", array=1 / ge**2),
-        fits.Column("MASK", "J", array=(np.arange(101) == 50).astype(np.int32)),
-    ], name="SPECTRUM").writeto(fx.fits_rows, overwrite=True)
+    fits.BinTableHDU.from_columns(
+        [
+            fits.Column("WAVE", "D", unit="nm", array=gw / 10),
+            fits.Column("FLUX", "E", unit="1e-17 erg/(s cm2 Angstrom)", array=gf),
+            fits.Column("IVAR", "E", array=1 / ge**2),
+            fits.Column("MASK", "J", array=(np.arange(101) == 50).astype(np.int32)),
+        ],
+        name="SPECTRUM",
+    ).writeto(fx.fits_rows, overwrite=True)
     fx.fits_vector = str(gen / "vector.fits")
-    fits.BinTableHDU.from_columns([
-        fits.Column("TARGETID", "K", array=np.array([101, 102, 103])),
-        fits.Column("WAVELENGTH", "101D", array=np.vstack([gw, gw, gw + 5])),
-        fits.Column("FLUX", "101E", array=nf),
-        fits.Column("ERR", "101E", array=np.full(nf.shape, 0.2)),
-        fits.Column("ZSPEC", "D", array=np.array([0.1, 0.2, 0.3])),
-    ], name="SPECTRA").writeto(fx.fits_vector, overwrite=True)
+    fits.BinTableHDU.from_columns(
+        [
+            fits.Column("TARGETID", "K", array=np.array([101, 102, 103])),
+            fits.Column("WAVELENGTH", "101D", array=np.vstack([gw, gw, gw + 5])),
+            fits.Column("FLUX", "101E", array=nf),
+            fits.Column("ERR", "101E", array=np.full(nf.shape, 0.2)),
+            fits.Column("ZSPEC", "D", array=np.array([0.1, 0.2, 0.3])),
+        ],
+        name="SPECTRA",
+    ).writeto(fx.fits_vector, overwrite=True)
     return fx
 
 

@@ -74,32 +74,91 @@ def _h(dtype, *hexes):
     return [dtype(float.fromhex(h)) for h in hexes]
 
 
-LOG_F32 = _h(F32, "0x1.555556p-1", "0x1.99999ap-2", "0x1.24924ap-2", "0x1.c71c72p-3",
-             "0x1.745d18p-3")
-LOG_F64 = _h(F64, "0x1.5555555555555p-1", "0x1.999999999999ap-2", "0x1.2492492492492p-2",
-             "0x1.c71c71c71c71cp-3", "0x1.745d1745d1746p-3", "0x1.3b13b13b13b14p-3",
-             "0x1.1111111111111p-3", "0x1.e1e1e1e1e1e1ep-4", "0x1.af286bca1af28p-4",
-             "0x1.8618618618618p-4")
-SIN_F32 = _h(F32, "0x1.921fb6p+0", "-0x1.4abbcep-1", "0x1.466bc6p-4", "-0x1.32d2ccp-8",
-             "0x1.507834p-13")
-COS_F32 = _h(F32, "0x1p+0", "-0x1.3bd3ccp+0", "0x1.03c1f0p-2", "-0x1.55d3c8p-6",
-             "0x1.e1f506p-11", "-0x1.a6d1f2p-16")
-SIN_F64 = _h(F64, "0x1.921fb54442d18p+0", "-0x1.4abbce625be53p-1", "0x1.466bc6775aae2p-4",
-             "-0x1.32d2cce62bd86p-8", "0x1.50783487ee782p-13", "-0x1.e3074fde8871fp-19",
-             "0x1.e8f434d018d63p-25", "-0x1.6fadb9f155744p-31", "0x1.aaec32af93359p-38")
-COS_F64 = _h(F64, "0x1p+0", "-0x1.3bd3cc9be45dep+0", "0x1.03c1f081b5ac4p-2",
-             "-0x1.55d3c7e3cbffap-6", "0x1.e1f506891babbp-11", "-0x1.a6d1f2a204a8cp-16",
-             "0x1.f9d38a3763cc3p-22", "-0x1.b6e24f44b128fp-28", "0x1.20c62c2f2d7f5p-34")
-EXP_F64 = _h(F64, "0x1p+0", "0x1p+0", "0x1p-1", "0x1.5555555555555p-3", "0x1.5555555555555p-5",
-             "0x1.1111111111111p-7", "0x1.6c16c16c16c17p-10", "0x1.a01a01a01a01ap-13",
-             "0x1.a01a01a01a01ap-16", "0x1.71de3a556c734p-19", "0x1.27e4fb7789f5cp-22",
-             "0x1.ae64567f544e4p-26", "0x1.1eed8eff8d898p-29", "0x1.6124613a86d09p-33")
-STIRLING = _h(F64, "0x1.5555555555555p-4", "-0x1.6c16c16c16c17p-9", "0x1.a01a01a01a01ap-11",
-              "-0x1.3813813813814p-11")
+LOG_F32 = _h(
+    F32, "0x1.555556p-1", "0x1.99999ap-2", "0x1.24924ap-2", "0x1.c71c72p-3", "0x1.745d18p-3"
+)
+LOG_F64 = _h(
+    F64,
+    "0x1.5555555555555p-1",
+    "0x1.999999999999ap-2",
+    "0x1.2492492492492p-2",
+    "0x1.c71c71c71c71cp-3",
+    "0x1.745d1745d1746p-3",
+    "0x1.3b13b13b13b14p-3",
+    "0x1.1111111111111p-3",
+    "0x1.e1e1e1e1e1e1ep-4",
+    "0x1.af286bca1af28p-4",
+    "0x1.8618618618618p-4",
+)
+SIN_F32 = _h(
+    F32, "0x1.921fb6p+0", "-0x1.4abbcep-1", "0x1.466bc6p-4", "-0x1.32d2ccp-8", "0x1.507834p-13"
+)
+COS_F32 = _h(
+    F32,
+    "0x1p+0",
+    "-0x1.3bd3ccp+0",
+    "0x1.03c1f0p-2",
+    "-0x1.55d3c8p-6",
+    "0x1.e1f506p-11",
+    "-0x1.a6d1f2p-16",
+)
+SIN_F64 = _h(
+    F64,
+    "0x1.921fb54442d18p+0",
+    "-0x1.4abbce625be53p-1",
+    "0x1.466bc6775aae2p-4",
+    "-0x1.32d2cce62bd86p-8",
+    "0x1.50783487ee782p-13",
+    "-0x1.e3074fde8871fp-19",
+    "0x1.e8f434d018d63p-25",
+    "-0x1.6fadb9f155744p-31",
+    "0x1.aaec32af93359p-38",
+)
+COS_F64 = _h(
+    F64,
+    "0x1p+0",
+    "-0x1.3bd3cc9be45dep+0",
+    "0x1.03c1f081b5ac4p-2",
+    "-0x1.55d3c7e3cbffap-6",
+    "0x1.e1f506891babbp-11",
+    "-0x1.a6d1f2a204a8cp-16",
+    "0x1.f9d38a3763cc3p-22",
+    "-0x1.b6e24f44b128fp-28",
+    "0x1.20c62c2f2d7f5p-34",
+)
+EXP_F64 = _h(
+    F64,
+    "0x1p+0",
+    "0x1p+0",
+    "0x1p-1",
+    "0x1.5555555555555p-3",
+    "0x1.5555555555555p-5",
+    "0x1.1111111111111p-7",
+    "0x1.6c16c16c16c17p-10",
+    "0x1.a01a01a01a01ap-13",
+    "0x1.a01a01a01a01ap-16",
+    "0x1.71de3a556c734p-19",
+    "0x1.27e4fb7789f5cp-22",
+    "0x1.ae64567f544e4p-26",
+    "0x1.1eed8eff8d898p-29",
+    "0x1.6124613a86d09p-33",
+)
+STIRLING = _h(
+    F64,
+    "0x1.5555555555555p-4",
+    "-0x1.6c16c16c16c17p-9",
+    "0x1.a01a01a01a01ap-11",
+    "-0x1.3813813813814p-11",
+)
 LN2_HI_F32, LN2_LO_F32, SQRT2_F32 = _h(F32, "0x1.62ep-1", "0x1.0bfbe8p-15", "0x1.6a09e6p+0")
 LN2_HI, LN2_LO, SQRT2, INV_LN2, TWO_PI = _h(
-    F64, "0x1.62e42p-1", "0x1.fdf473de6af28p-22", "0x1.6a09e667f3bcdp+0",
-    "0x1.71547652b82fep+0", "0x1.921fb54442d18p+2")
+    F64,
+    "0x1.62e42p-1",
+    "0x1.fdf473de6af28p-22",
+    "0x1.6a09e667f3bcdp+0",
+    "0x1.71547652b82fep+0",
+    "0x1.921fb54442d18p+2",
+)
 
 
 def horner(x, coeffs):
@@ -204,8 +263,11 @@ def poisson_logpmf(k, lam, loglam):
 def poisson_count(lam, seed, block, lane, index):
     """Poisson counts of mean lam (float64 array), each on its own Philox stream."""
     lam, block, lane, index = np.broadcast_arrays(
-        np.asarray(lam, dtype=F64), np.asarray(block, dtype=np.uint64),
-        np.asarray(lane, dtype=np.uint64), np.asarray(index, dtype=np.uint64))
+        np.asarray(lam, dtype=F64),
+        np.asarray(block, dtype=np.uint64),
+        np.asarray(lane, dtype=np.uint64),
+        np.asarray(index, dtype=np.uint64),
+    )
     k = np.zeros(lam.shape)
     # inversion, lam < 10
     inv = (lam > 0) & (lam < 10)

@@ -12,6 +12,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+
 from deepz.lines import YURCHUK_SKYRUTA, Line, get
 
 MAD_TO_SIGMA = 1.4826
@@ -150,8 +151,17 @@ def _one(wave, flux, ivar, z0, lines, window, w_dist, w_height, w_spacing, snr_m
     return zbar, line_wave, line_snr, len(found_z), (strength_found / strength_searched) * agree
 
 
-def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0, 1.0, 1.0),
-                snr_min=3.0, threads=None):
+def line_search(
+    wave,
+    flux,
+    z0,
+    lines=None,
+    window=0.01,
+    ivar=None,
+    weights=(1.0, 1.0, 1.0),
+    snr_min=3.0,
+    threads=None,
+):
     """Reference line search: see deepz.kernels.line_search for the contract."""
     del threads
     flux = np.asarray(flux)
@@ -177,8 +187,15 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     for s in range(n):
         w_row = wave2[0] if wave2.shape[0] == 1 else wave2[s]
         out = _one(
-            w_row.tolist(), flux2[s].tolist(), None if ivar2 is None else ivar2[s].tolist(),
-            float(z0[s]), line_tuple, float(window), w_dist, w_height, w_spacing,
+            w_row.tolist(),
+            flux2[s].tolist(),
+            None if ivar2 is None else ivar2[s].tolist(),
+            float(z0[s]),
+            line_tuple,
+            float(window),
+            w_dist,
+            w_height,
+            w_spacing,
             float(snr_min),
         )
         z[s], line_wave[s], line_snr[s], n_found[s], quality[s] = out
@@ -193,9 +210,17 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
 C_KMS = 299792.458
 
 
-def simulate_line_spectra(n, rng, z_range=(0.01, 0.3), snr_range=(10.0, 20.0), lines=None,
-                          wave=None, sigma_v_range=(70.0, 110.0), scatter_dex=0.1,
-                          snr_lines=("Halpha", "Hbeta", "[OIII]5007")):
+def simulate_line_spectra(
+    n,
+    rng,
+    z_range=(0.01, 0.3),
+    snr_range=(10.0, 20.0),
+    lines=None,
+    wave=None,
+    sigma_v_range=(70.0, 110.0),
+    scatter_dex=0.1,
+    snr_lines=("Halpha", "Hbeta", "[OIII]5007"),
+):
     """SDSS-like continuum-subtracted spectra of Gaussian emission lines.
 
     Returns ``(wave, flux, ivar, z)``: a 4000-9000 A grid at 1 A (unless

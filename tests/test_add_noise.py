@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import doctest
 
-import deepz
 import mpmath
 import numpy as np
 import pytest
 import reference_add_noise as ref
-from deepz import _core
-from deepz import kernels as kernels_module
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
+
+import deepz
+from deepz import _core
+from deepz import kernels as kernels_module
 
 # ------------------------------------------------------------------ Philox
 # Random123's known-answer vectors for philox4x32_10 (kat_vectors).
@@ -166,7 +167,7 @@ def _assert_same(a, b):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("kind", ["gaussian", "poisson"])
 def test_matches_reference_hand_made(dtype, kind, threads, rng):
-    flux = (np.abs(rng.normal(size=(6, 45))) * [[0.1], [2.0], [9.9], [10.0], [400.0], [1e5]])
+    flux = np.abs(rng.normal(size=(6, 45))) * [[0.1], [2.0], [9.9], [10.0], [400.0], [1e5]]
     flux = flux.astype(dtype)
     flux[1, 3] = np.nan
     flux[4, 0] = np.inf
@@ -218,9 +219,12 @@ def test_every_instruction_set_matches_reference(isa, m, dtype, rng):
     n = 3
     flux = (rng.random((n, m)) * 10).astype(dtype)
     flux[rng.random(flux.shape) < 0.05] = np.nan
-    sigmas = [0.25, rng.uniform(0.1, 2, n).astype(dtype)[:, None],
-              rng.uniform(0.1, 2, m).astype(dtype)[None, :],
-              rng.uniform(0.1, 2, (n, m)).astype(dtype)]
+    sigmas = [
+        0.25,
+        rng.uniform(0.1, 2, n).astype(dtype)[:, None],
+        rng.uniform(0.1, 2, m).astype(dtype)[None, :],
+        rng.uniform(0.1, 2, (n, m)).astype(dtype),
+    ]
     seed, offset = int(rng.integers(0, 2**64, dtype=np.uint64)), 2**32 - 2  # index hi word flips
     try:
         assert _core._noise_isa(isa) in ("avx2", "baseline")
@@ -241,8 +245,9 @@ def test_every_instruction_set_on_many_draws(isa, dtype):
     try:
         _core._noise_isa(isa)
         for seed in (0, 2**63 + 12345):
-            _assert_bits(deepz.add_noise(flux, 1.0, seed, threads=2),
-                         ref.add_noise(flux, 1.0, seed))
+            _assert_bits(
+                deepz.add_noise(flux, 1.0, seed, threads=2), ref.add_noise(flux, 1.0, seed)
+            )
     finally:
         _core._noise_isa("auto")
 
@@ -260,8 +265,8 @@ def test_batch_equals_pieces_with_offsets_and_any_thread_count(dtype, kind, rng)
     whole, whole_iv = deepz.add_noise(flux, 0.7, 99, kind=kind, offset=1000, threads=1)
     for threads in (2, 3):
         _assert_same(
-            (whole, whole_iv), deepz.add_noise(flux, 0.7, 99, kind=kind, offset=1000,
-                                               threads=threads)
+            (whole, whole_iv),
+            deepz.add_noise(flux, 0.7, 99, kind=kind, offset=1000, threads=threads),
         )
     cuts = [0, 1, 7, 23, 40]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
@@ -287,9 +292,11 @@ def test_noise_of_a_pixel_ignores_nan_elsewhere(dtype, rng):
 def test_seed_words_and_global_index_words_all_matter():
     flux = np.zeros((2, 64), dtype=np.float32)
     base = deepz.add_noise(flux, 1.0, 1)[0]
-    for other in (deepz.add_noise(flux, 1.0, 1 + 2**32)[0],  # high word of the seed
-                  deepz.add_noise(flux, 1.0, 2)[0],
-                  deepz.add_noise(flux, 1.0, 1, offset=2**32)[0]):  # high word of the index
+    for other in (
+        deepz.add_noise(flux, 1.0, 1 + 2**32)[0],  # high word of the seed
+        deepz.add_noise(flux, 1.0, 2)[0],
+        deepz.add_noise(flux, 1.0, 1, offset=2**32)[0],
+    ):  # high word of the index
         assert not np.any(other == base)
     assert not np.any(base[0] == base[1])
     top = deepz.add_noise(flux, 1.0, 2**64 - 1, offset=2**64 - 2)[0]

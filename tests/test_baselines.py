@@ -40,8 +40,11 @@ def blobs(rng):
 @pytest.mark.parametrize("name", NAMES)
 def test_classifiers_separate_blobs(name, blobs):
     x, y = blobs
-    model = baselines.make_baseline(name, probability=True) if name == "svm" \
+    model = (
+        baselines.make_baseline(name, probability=True)
+        if name == "svm"
         else baselines.make_baseline(name)
+    )
     model.fit(x[:120], y[:120])
     assert metrics.accuracy(model.predict(x[120:]), y[120:]) == 1.0
     proba = model.predict_proba(x[120:])
@@ -132,8 +135,10 @@ LINES = (3727.4, 4862.7, 5008.2, 6564.6)
 
 def _library():
     """Three rest-frame templates: emission-line galaxy, red continuum, broad lines."""
-    t0 = 1.0 + sum(a * np.exp(-0.5 * ((REST - lam) / 3.0) ** 2)
-                   for a, lam in zip((3, 2, 5, 6), LINES, strict=True))
+    t0 = 1.0 + sum(
+        a * np.exp(-0.5 * ((REST - lam) / 3.0) ** 2)
+        for a, lam in zip((3, 2, 5, 6), LINES, strict=True)
+    )
     t1 = 0.2 + (REST / 6000.0) ** 2 - 0.5 * np.exp(-0.5 * ((REST - 4000.0) / 30.0) ** 2)
     t2 = 1.0 + sum(2 * np.exp(-0.5 * ((REST - lam) / 40.0) ** 2) for lam in (2799.1, 4862.7))
     return np.stack([t0, t1, t2])
@@ -227,8 +232,14 @@ def test_negative_amplitudes_are_refused():
     ],
 )
 def test_template_fit_bad_input(kwargs, match):
-    args = dict(wave=OBS, flux=np.ones(OBS.size), ivar=None, templates=_library(),
-                rest_wave=REST, z_grid=np.arange(0.1, 0.2, 0.01))
+    args = dict(
+        wave=OBS,
+        flux=np.ones(OBS.size),
+        ivar=None,
+        templates=_library(),
+        rest_wave=REST,
+        z_grid=np.arange(0.1, 0.2, 0.01),
+    )
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         baselines.template_fit(**args)

@@ -49,13 +49,15 @@ def test_zerr_scale_gives_68_percent_coverage():
 
 
 def test_score_table_by_hand():
-    cat = Table({
-        "Z": [0.1, 0.5, 0.2, 2.0, 0.0],
-        "Z_TRUE": [0.1, 0.3, 0.2, 2.01, 0.0001],
-        "SPECTYPE": ["GALAXY", "GALAXY", "QSO", "QSO", "STAR"],
-        "CLASS_TRUE": ["GALAXY", "GALAXY", "GALAXY", "QSO", "STAR"],
-        "SNR_TRUE": [0.5, 4.0, 25.0, 4.0, 8.0],
-    })
+    cat = Table(
+        {
+            "Z": [0.1, 0.5, 0.2, 2.0, 0.0],
+            "Z_TRUE": [0.1, 0.3, 0.2, 2.01, 0.0001],
+            "SPECTYPE": ["GALAXY", "GALAXY", "QSO", "QSO", "STAR"],
+            "CLASS_TRUE": ["GALAXY", "GALAXY", "GALAXY", "QSO", "STAR"],
+            "SNR_TRUE": [0.5, 4.0, 25.0, 4.0, 8.0],
+        }
+    )
     rows = {(r["class"], r["snr"]): r for r in score_table(cat)}
     g = rows[("GALAXY", "all")]
     assert g["n"] == 3

@@ -33,8 +33,7 @@ def test_every_verb_has_help(verb, capsys):
 
 def tiny_model(tmp_path, wave, name="model.pt"):
     torch.manual_seed(0)
-    net = models.create("euclid_cnn", input_length=wave.size, n_classes=16, n_conv=1,
-                        n_filters=4)
+    net = models.create("euclid_cnn", input_length=wave.size, n_classes=16, n_conv=1, n_filters=4)
     meta = build_meta(net, wave, normalisation={"kind": "max"}, training={"seed": 0})
     return save(net, tmp_path / name, meta)
 
@@ -63,7 +62,7 @@ def test_train_from_toml_and_resume(tmp_path, capsys):
         'seed = 3\n[observer]\nname = "euclid"\nmerge = 8\nn_templates = 32\npilot_n = 100\n'
         '[model]\nname = "euclid_cnn"\nn_conv = 1\nn_filters = 4\n'
         '[train]\noptimizer = "adagrad"\nlr = 0.05\nbatch_size = 16\nsteps_per_epoch = 3\n'
-        'epochs = 1\n[eval]\nn = 50\n'
+        "epochs = 1\n[eval]\nn = 50\n"
     )
     run = tmp_path / "run"
     assert main(["train", "--config", str(cfg), "--out", str(run), "--no-progress"]) == 0
@@ -73,8 +72,9 @@ def test_train_from_toml_and_resume(tmp_path, capsys):
     history = json.loads((run / "history.json").read_text())
     assert len(history) == 1
     # --resume continues the finished run (nothing to do) without error
-    assert main(["train", "--config", str(cfg), "--out", str(run), "--resume",
-                 "--no-progress"]) == 0
+    assert (
+        main(["train", "--config", str(cfg), "--out", str(run), "--resume", "--no-progress"]) == 0
+    )
 
 
 def test_predict_on_sdss_files_flags_uncovered_targets(tmp_path, capsys):
@@ -82,7 +82,9 @@ def test_predict_on_sdss_files_flags_uncovered_targets(tmp_path, capsys):
     # sdss_a and sdss_b cover 3811-3970 A; sdss_c starts at 3981 A
     model = tiny_model(tmp_path, np.linspace(3820.0, 3960.0, 64))
     out = tmp_path / "zcat.fits"
-    assert main(["predict", "--model", model, fx.sdss_a, fx.sdss_b, fx.sdss_c, "--out", str(out)]) == 0
+    assert (
+        main(["predict", "--model", model, fx.sdss_a, fx.sdss_b, fx.sdss_c, "--out", str(out)]) == 0
+    )
     assert "3 targets" in capsys.readouterr().out
     cat = read_catalog(out)
     assert len(cat) == 3
@@ -119,8 +121,18 @@ def test_evaluate_prediction_against_truth(tmp_path, capsys):
     truth.rename_column("Z", "Z_TRUE")
     write_catalog(tmp_path / "truth.fits", truth)
     out = tmp_path / "report"
-    assert main(["evaluate", str(tmp_path / "pred.fits"), str(tmp_path / "truth.fits"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "pred.fits"),
+                str(tmp_path / "truth.fits"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "outlier_fraction" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["redshift"]["outlier_fraction"] == pytest.approx(2 / 40)
@@ -143,8 +155,12 @@ def test_evaluate_a_catalogue_against_its_own_catalogue_redshifts(tmp_path, caps
     assert metrics["meta"]["column"] == "Z_CAT"
     assert metrics["redshift"]["outlier_fraction"] == pytest.approx(3 / 30)
     # naming the file twice is the same; asking for its Z as the truth is refused
-    assert main(["evaluate", str(path), str(path), "--out", str(tmp_path / "r2"),
-                 "--truth-column", "Z"]) == 2
+    assert (
+        main(
+            ["evaluate", str(path), str(path), "--out", str(tmp_path / "r2"), "--truth-column", "Z"]
+        )
+        == 2
+    )
     assert "is the prediction" in capsys.readouterr().err
     pred.remove_column("Z_CAT")
     write_catalog(path, pred, overwrite=True)

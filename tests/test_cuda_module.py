@@ -12,11 +12,12 @@ import re
 
 import numpy as np
 import pytest
-from deepz import devices
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from test_devices import PTR, FakeCudaArray, from_numpy_interface
+
+from deepz import devices
 
 cuda = pytest.importorskip(
     "deepz._cuda", reason="deepz was built without CUDA (nvcc not found at build time)"

@@ -110,9 +110,19 @@ def test_cli_predict_without_a_model(tmp_path):
     for i in range(len(b)):
         p = tmp_path / f"spec-0001-51000-{i + 1:04d}.fits"
         zeros = np.zeros(b.wave.size, np.int32)
-        write_sdss(p, 1, 51000, i + 1, {"loglam": np.log10(b.wave), "flux": b.flux[i],
-                                        "ivar": b.ivar[i], "and_mask": zeros,
-                                        "or_mask": zeros})
+        write_sdss(
+            p,
+            1,
+            51000,
+            i + 1,
+            {
+                "loglam": np.log10(b.wave),
+                "flux": b.flux[i],
+                "ivar": b.ivar[i],
+                "and_mask": zeros,
+                "or_mask": zeros,
+            },
+        )
         paths.append(str(p))
     out = tmp_path / "zcat.fits"
     assert main(["predict", *paths, "--out", str(out)]) == 0
@@ -129,13 +139,13 @@ def test_training_command_end_to_end_on_a_tiny_config(tmp_path):
 
     from deepz import pipeline
 
-    with open(os.path.join(os.path.dirname(__file__), "..", "configs", "default.toml"),
-              "rb") as fh:
+    with open(os.path.join(os.path.dirname(__file__), "..", "configs", "default.toml"), "rb") as fh:
         cfg = tomllib.load(fh)
     small = {"n_galaxies": 40, "n_stars": 10, "n_qsos": 10}
     cfg["observer"]["observers"] = [dict(o, **small) for o in cfg["observer"]["observers"][:2]]
-    cfg["model"].update(input_length=1088, channels=[4, 4, 8], kernels=[5, 3, 3], hidden=16,
-                        n_z_bins=64)
+    cfg["model"].update(
+        input_length=1088, channels=[4, 4, 8], kernels=[5, 3, 3], hidden=16, n_z_bins=64
+    )
     cfg["train"].update(batch_size=16, steps_per_epoch=2, epochs=2)
     cfg["calibrate"].update(n=40)
     cfg["eval"].update(n=40)

@@ -12,6 +12,10 @@ import types
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
 from deepz import devices
 from deepz.devices import (
     CudaArrayInfo,
@@ -24,9 +28,6 @@ from deepz.devices import (
     is_gpu_array,
     require_cuda,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 PTR = 0x7F00_0000_0000  # an aligned, plausible device address (never dereferenced)
 

@@ -27,7 +27,10 @@ class FakeCudaArray:
         self.shape = tuple(shape)
         self.ndim = len(self.shape)
         self.__cuda_array_interface__ = {
-            "shape": self.shape, "typestr": typestr, "data": (PTR, False), "strides": None,
+            "shape": self.shape,
+            "typestr": typestr,
+            "data": (PTR, False),
+            "strides": None,
             "version": 3,
         }
 
@@ -52,8 +55,10 @@ WAVE = np.linspace(4000.0, 5000.0, 64)
     [
         (lambda g: redshift(g((3, 50)), REST, 0, 0.5, OBS), "rest_wave"),
         (lambda g: redshift(np.ones((3, 50)), g((50,), "<f8"), 0, 0.5, OBS), "rest_wave"),
-        (lambda g: redshift(g((3, 50)), g((50,), "<f8"), np.zeros(2, int), 0.5,
-                            g((40,), "<f8")), "index"),
+        (
+            lambda g: redshift(g((3, 50)), g((50,), "<f8"), np.zeros(2, int), 0.5, g((40,), "<f8")),
+            "index",
+        ),
         (lambda g: redshift(g((3, 50)), g((50,), "<f8"), 0, [0.1, 0.2], g((40,), "<f8")), "z"),
         (lambda g: line_search(WAVE, g((2, 64)), 0.1), "wave"),
         (lambda g: line_search(g((64,), "<f8"), np.ones((2, 64)), 0.1), "wave"),
@@ -64,15 +69,29 @@ WAVE = np.linspace(4000.0, 5000.0, 64)
         (lambda g: merge_bins(g((2, 64)), 2, ivar=np.ones((2, 64))), "ivar"),
         (lambda g: merge_bins(np.ones((2, 64)), 2, ivar=g((2, 64))), "ivar"),
         (lambda g: resample(WAVE, g((2, 64)), g((10,), "<f8")), "wave"),
-        (lambda g: resample(g((64,), "<f8"), g((2, 64)), np.linspace(4000, 5000, 10)),
-         "new_wave"),
-        (lambda g: resample(g((64,), "<f8"), g((2, 64)), g((10,), "<f8"),
-                            ivar=np.ones((2, 64))), "ivar"),
+        (lambda g: resample(g((64,), "<f8"), g((2, 64)), np.linspace(4000, 5000, 10)), "new_wave"),
+        (
+            lambda g: resample(g((64,), "<f8"), g((2, 64)), g((10,), "<f8"), ivar=np.ones((2, 64))),
+            "ivar",
+        ),
     ],
-    ids=["redshift-rest", "redshift-templates", "redshift-index", "redshift-z",
-         "line_search-wave", "line_search-flux", "line_search-ivar", "line_search-z0",
-         "add_noise-sigma", "add_noise-flux", "merge_bins-ivar", "merge_bins-flux",
-         "resample-wave", "resample-new_wave", "resample-ivar"],
+    ids=[
+        "redshift-rest",
+        "redshift-templates",
+        "redshift-index",
+        "redshift-z",
+        "line_search-wave",
+        "line_search-flux",
+        "line_search-ivar",
+        "line_search-z0",
+        "add_noise-sigma",
+        "add_noise-flux",
+        "merge_bins-ivar",
+        "merge_bins-flux",
+        "resample-wave",
+        "resample-new_wave",
+        "resample-ivar",
+    ],
 )
 def test_a_host_gpu_mix_is_refused(call, name):
     with pytest.raises(TypeError, match=f"^{name}: is a (host|GPU)"):
@@ -130,8 +149,17 @@ def _general(templates, rest, index, z, obs, scale="flambda"):
     from deepz import _core
 
     mode = {"none": 0, "flambda": 1, "fnu": 2}[scale]
-    return _core.redshift(np.atleast_2d(templates), rest, np.atleast_1d(index).astype(np.int64),
-                          np.atleast_1d(z).astype(np.float64), obs, mode, np.nan, False, 1)
+    return _core.redshift(
+        np.atleast_2d(templates),
+        rest,
+        np.atleast_1d(index).astype(np.int64),
+        np.atleast_1d(z).astype(np.float64),
+        obs,
+        mode,
+        np.nan,
+        False,
+        1,
+    )
 
 
 @pytest.mark.parametrize("scale", ["flambda", "fnu", "none"])
@@ -143,8 +171,14 @@ def test_redshift_gpu_path_matches_cpu(standin, dtype, rng, scale, n):
     templates[1, 100:104] = np.nan  # masked pixels
     index = rng.integers(0, 4, n)
     z = rng.uniform(0.0, 0.6, n)
-    got = redshift(_t(standin, templates), _t(standin, rest), _t(standin, index),
-                   _t(standin, z), _t(standin, obs), scale=scale)
+    got = redshift(
+        _t(standin, templates),
+        _t(standin, rest),
+        _t(standin, index),
+        _t(standin, z),
+        _t(standin, obs),
+        scale=scale,
+    )
     want = redshift(templates, rest, index, z, obs, scale=scale)
     assert got.dtype == standin.torch.from_numpy(want).dtype
     np.testing.assert_array_equal(_np(got), want)
@@ -162,8 +196,10 @@ def test_redshift_gpu_path_flips_decreasing_grids_and_broadcasts(standin, dtype,
     np.testing.assert_array_equal(_np(got), want)
     # scalar z with an index array (int32 on the device), a 0-d index tensor, one spectrum
     idx32 = np.array([0, 2, 1], np.int32)
-    np.testing.assert_array_equal(_np(redshift(t(templates), t(rest), t(idx32), 0.25, t(obs))),
-                                  redshift(templates, rest, idx32, 0.25, obs))
+    np.testing.assert_array_equal(
+        _np(redshift(t(templates), t(rest), t(idx32), 0.25, t(obs))),
+        redshift(templates, rest, idx32, 0.25, obs),
+    )
     one = redshift(t(templates), t(rest), t(np.array(1)), 0.3, t(obs))
     assert one.shape == (obs.size,)
     np.testing.assert_array_equal(_np(one), redshift(templates, rest, 1, 0.3, obs))
@@ -186,16 +222,28 @@ def test_redshift_gpu_path_on_log_grids(standin, rng):
 @pytest.mark.parametrize(
     ("change", "error", "match"),
     [
-        (dict(templates=np.ones((2, 50), np.int32)), TypeError,
-         "^templates must be float32 or float64, got dtype int32$"),
+        (
+            dict(templates=np.ones((2, 50), np.int32)),
+            TypeError,
+            "^templates must be float32 or float64, got dtype int32$",
+        ),
         (dict(templates=np.ones((2, 3, 50))), ValueError, r"^templates must have shape"),
         (dict(templates=np.ones((2, 49))), ValueError, r"one value per rest_wave pixel \(50\)"),
-        (dict(rest_wave=np.r_[REST[:11], REST[10], REST[12:]]), ValueError,
-         r"^rest_wave must be strictly increasing .*rest_wave\[0, 11\]"),
-        (dict(obs_wave=np.r_[OBS[:5], np.nan, OBS[6:]]), ValueError,
-         r"^obs_wave must be finite: it holds nan at index \(.*0.*5.*\)"),
-        (dict(obs_wave=np.linspace(-10.0, 100.0, 40)), ValueError,
-         r"^obs_wave must be > 0 \(Angstrom\), got -10.0$"),
+        (
+            dict(rest_wave=np.r_[REST[:11], REST[10], REST[12:]]),
+            ValueError,
+            r"^rest_wave must be strictly increasing .*rest_wave\[0, 11\]",
+        ),
+        (
+            dict(obs_wave=np.r_[OBS[:5], np.nan, OBS[6:]]),
+            ValueError,
+            r"^obs_wave must be finite: it holds nan at index \(.*0.*5.*\)",
+        ),
+        (
+            dict(obs_wave=np.linspace(-10.0, 100.0, 40)),
+            ValueError,
+            r"^obs_wave must be > 0 \(Angstrom\), got -10.0$",
+        ),
         (dict(rest_wave=np.ones((2, 50))), ValueError, r"^rest_wave must have shape \(M_rest,\)"),
         (dict(index=np.array([0, 3])), ValueError, r"^index must be in \[0, 2\) .*got 3 at "),
         (dict(index=np.array([0.0, 1.0])), TypeError, "^index must hold integers, got dtype"),
@@ -203,22 +251,31 @@ def test_redshift_gpu_path_on_log_grids(standin, rng):
         (dict(z=np.array([0.1, -1.0])), ValueError, r"^z must be finite and > -1, got -1.0 at "),
         (dict(z=np.array([0.1, np.inf])), ValueError, r"^z must be finite and > -1, got inf at "),
         (dict(z=np.array([[0.1]])), ValueError, r"^z must be a scalar or have shape \(N,\)"),
-        (dict(index=np.array([0, 1]), z=np.array([0.1, 0.2, 0.3])), ValueError,
-         r"^index and z must have the same length"),
+        (
+            dict(index=np.array([0, 1]), z=np.array([0.1, 0.2, 0.3])),
+            ValueError,
+            r"^index and z must have the same length",
+        ),
         (dict(index=np.zeros(0, np.int64), z=np.zeros(0)), ValueError, "empty batch"),
         (dict(scale="photons"), ValueError, "^scale must be one of"),
         (dict(fill="x"), TypeError, "^fill must be a real number"),
     ],
 )
 def test_redshift_gpu_path_raises_the_cpu_errors(standin, change, error, match):
-    args = dict(templates=np.ones((2, 50)), rest_wave=REST, index=np.array([0, 1]),
-                z=np.array([0.1, 0.2]), obs_wave=OBS)
+    args = dict(
+        templates=np.ones((2, 50)),
+        rest_wave=REST,
+        index=np.array([0, 1]),
+        z=np.array([0.1, 0.2]),
+        obs_wave=OBS,
+    )
     args.update(change)
     scale, fill = args.pop("scale", "flambda"), args.pop("fill", np.nan)
     with pytest.raises(error, match=match):  # the CPU path says it so
         redshift(**args, scale=scale, fill=fill)
-    gpu = {k: (_t(standin, np.asarray(v)) if isinstance(v, np.ndarray) else v)
-           for k, v in args.items()}
+    gpu = {
+        k: (_t(standin, np.asarray(v)) if isinstance(v, np.ndarray) else v) for k, v in args.items()
+    }
     with pytest.raises(error, match=match):
         redshift(**gpu, scale=scale, fill=fill)
     assert standin.calls == []
@@ -283,8 +340,11 @@ def test_line_search_gpu_path_one_spectrum_decreasing_scalar_z0(standin, rng):
         (dict(wave=WAVE[:-1]), ValueError, r"^wave must have as many pixels as flux \(64\)"),
         (dict(wave=np.ones((3, 64)) * WAVE), ValueError, r"^wave must have shape \(M,\) or \(2, M"),
         (dict(wave=WAVE[:2], flux=np.ones((2, 2))), ValueError, "^wave needs at least 3 pixels"),
-        (dict(wave=np.r_[WAVE[:3], WAVE[2], WAVE[4:]]), ValueError,
-         "^wave must be strictly increasing"),
+        (
+            dict(wave=np.r_[WAVE[:3], WAVE[2], WAVE[4:]]),
+            ValueError,
+            "^wave must be strictly increasing",
+        ),
         (dict(ivar=np.ones((2, 63))), ValueError, "^ivar must have the shape of flux"),
         (dict(ivar=-np.ones((2, 64))), ValueError, "^ivar must be >= 0"),
         (dict(ivar=np.ones((2, 64), np.int64)), TypeError, "^ivar must be float32 or float64"),
@@ -327,15 +387,26 @@ def test_the_gpu_path_detaches_and_keeps_the_library(standin, rng):
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "poisson"])
-@pytest.mark.parametrize(("n", "sigma"), [
-    (1, 0.3), (31, "per-pixel"), (257, "per-spectrum"), (40, "full"), (3, "scalar-array"),
-])
+@pytest.mark.parametrize(
+    ("n", "sigma"),
+    [
+        (1, 0.3),
+        (31, "per-pixel"),
+        (257, "per-spectrum"),
+        (40, "full"),
+        (3, "scalar-array"),
+    ],
+)
 def test_add_noise_gpu_path_matches_cpu_bit_for_bit(standin, dtype, rng, kind, n, sigma):
     m = 203  # not a multiple of 4: a partial last block
     flux = rng.uniform(0.0, 20.0, (n, m)).astype(dtype)
     flux[0, 5] = np.nan  # masked
-    sig = {"per-pixel": rng.uniform(0.5, 2.0, m), "per-spectrum": rng.uniform(0.5, 2.0, n),
-           "full": rng.uniform(0.5, 2.0, (n, m)), "scalar-array": np.array(0.7)}.get(sigma, sigma)
+    sig = {
+        "per-pixel": rng.uniform(0.5, 2.0, m),
+        "per-spectrum": rng.uniform(0.5, 2.0, n),
+        "full": rng.uniform(0.5, 2.0, (n, m)),
+        "scalar-array": np.array(0.7),
+    }.get(sigma, sigma)
     want = add_noise(flux, sig, seed=99, kind=kind, offset=17)
     gsig = _t(standin, sig) if isinstance(sig, np.ndarray) and sig.ndim > 0 else sig
     got = add_noise(_t(standin, flux), gsig, seed=99, kind=kind, offset=17)
@@ -365,20 +436,32 @@ def test_add_noise_gpu_path_one_spectrum_and_float64_sigma(standin, rng):
         (dict(sigma=np.r_[1.0, 0.0]), ValueError, r"^sigma must be finite and > 0 .*\(1, 0\)"),
         (dict(sigma=np.r_[1.0, np.nan]), ValueError, "^sigma must be finite and > 0"),
         (dict(sigma=np.ones(2, np.int64)), TypeError, "^sigma must be float32 or float64"),
-        (dict(sigma=1e-30, flux=np.ones((2, 8), np.float32)), ValueError,
-         "^sigma must be large enough"),
-        (dict(sigma=np.full(2, 1e-30, np.float32), flux=np.ones((2, 8), np.float32)), ValueError,
-         "^sigma must be large enough"),
+        (
+            dict(sigma=1e-30, flux=np.ones((2, 8), np.float32)),
+            ValueError,
+            "^sigma must be large enough",
+        ),
+        (
+            dict(sigma=np.full(2, 1e-30, np.float32), flux=np.ones((2, 8), np.float32)),
+            ValueError,
+            "^sigma must be large enough",
+        ),
         (dict(sigma=-1.0), ValueError, "^sigma must be > 0|^sigma must be finite and > 0"),
         (dict(sigma="a"), TypeError, "^sigma must be a real number"),
         (dict(seed=-1), ValueError, r"^seed must be in \[0, "),
         (dict(seed=1.5), TypeError, "^seed must be an int"),
         (dict(offset=2**64 - 1), ValueError, "^offset \\+ N must be <= 2\\*\\*64"),
         (dict(kind="uniform"), ValueError, "^kind must be 'gaussian' or 'poisson'"),
-        (dict(kind="poisson", flux=-np.ones((2, 8))), ValueError,
-         "^flux must be >= 0 where finite with kind='poisson'"),
-        (dict(kind="poisson", flux=np.full((2, 8), 1e17)), ValueError,
-         r"^flux / sigma .* must be <= 2\*\*52"),
+        (
+            dict(kind="poisson", flux=-np.ones((2, 8))),
+            ValueError,
+            "^flux must be >= 0 where finite with kind='poisson'",
+        ),
+        (
+            dict(kind="poisson", flux=np.full((2, 8), 1e17)),
+            ValueError,
+            r"^flux / sigma .* must be <= 2\*\*52",
+        ),
     ],
 )
 def test_add_noise_gpu_path_raises_the_cpu_errors(standin, change, error, match):
@@ -416,8 +499,9 @@ def test_add_noise_gpu_path_checks_big_batches_by_chunks(standin, rng, monkeypat
 @pytest.mark.parametrize("factor", [1, 2, 3, 8, 300])
 @pytest.mark.parametrize("how", ["sum", "mean"])
 @pytest.mark.parametrize("with_ivar", [True, False])
-def test_merge_bins_gpu_path_matches_cpu_bit_for_bit(standin, dtype, rng, n, factor, how,
-                                                       with_ivar):
+def test_merge_bins_gpu_path_matches_cpu_bit_for_bit(
+    standin, dtype, rng, n, factor, how, with_ivar
+):
     m = 1801  # a remainder that is dropped
     flux = rng.normal(0.0, 5.0, (n, m)).astype(dtype)
     flux[rng.random((n, m)) < 0.05] = np.nan
@@ -426,8 +510,9 @@ def test_merge_bins_gpu_path_matches_cpu_bit_for_bit(standin, dtype, rng, n, fac
         ivar = rng.uniform(0.0, 3.0, (n, m)).astype(dtype)
         ivar[rng.random((n, m)) < 0.05] = 0.0
     want = merge_bins(flux, factor, ivar=ivar, how=how)
-    got = merge_bins(_t(standin, flux), factor, ivar=None if ivar is None else _t(standin, ivar),
-                     how=how)
+    got = merge_bins(
+        _t(standin, flux), factor, ivar=None if ivar is None else _t(standin, ivar), how=how
+    )
     if ivar is None:
         np.testing.assert_array_equal(_np(got).view(np.uint8), want.view(np.uint8))
     else:
@@ -525,16 +610,25 @@ def test_resample_gpu_path_decreasing_grids_and_one_spectrum(standin, rng):
         (dict(wave=WAVE[:-1]), ValueError, "^flux and wave must have the same number of pixels"),
         (dict(wave=np.ones((3, 1)) * WAVE), ValueError, r"^wave must have shape \(M,\) or \(2,"),
         (dict(wave=np.r_[WAVE[:9], np.inf, WAVE[10:]]), ValueError, "^wave must be finite"),
-        (dict(new_wave=np.r_[5000.0, 4000.0, 4500.0]), ValueError,
-         "^new_wave must be strictly increasing"),
+        (
+            dict(new_wave=np.r_[5000.0, 4000.0, 4500.0]),
+            ValueError,
+            "^new_wave must be strictly increasing",
+        ),
         (dict(new_wave=np.array([4500.0])), ValueError, "^new_wave needs at least 2 pixels"),
         (dict(ivar=np.ones((2, 63))), ValueError, "^ivar must have the shape of flux"),
         (dict(ivar=-np.ones((2, 64))), ValueError, "^ivar must be >= 0"),
     ],
 )
 def test_resample_gpu_path_raises_the_cpu_errors(standin, change, error, match):
-    args = dict(wave=WAVE, flux=np.ones((2, 64)), new_wave=np.linspace(4100.0, 4900.0, 10),
-                ivar=None, method="flux", fill=np.nan)
+    args = dict(
+        wave=WAVE,
+        flux=np.ones((2, 64)),
+        new_wave=np.linspace(4100.0, 4900.0, 10),
+        ivar=None,
+        method="flux",
+        fill=np.nan,
+    )
     args.update(change)
     with pytest.raises(error, match=match):
         resample(**args)

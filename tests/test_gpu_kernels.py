@@ -85,8 +85,17 @@ def lib(request):
 def _general(templates, rest, index, z, obs, scale="flambda", fill=np.nan):
     """The CPU kernel's general sweep, increasing grids."""
     mode = {"none": 0, "flambda": 1, "fnu": 2}[scale]
-    return _core.redshift(np.atleast_2d(templates), rest, np.asarray(index, np.int64),
-                          np.asarray(z, np.float64), obs, mode, fill, False, 2)
+    return _core.redshift(
+        np.atleast_2d(templates),
+        rest,
+        np.asarray(index, np.int64),
+        np.asarray(z, np.float64),
+        obs,
+        mode,
+        fill,
+        False,
+        2,
+    )
 
 
 @pytest.mark.parametrize("n", BATCHES)
@@ -139,13 +148,15 @@ def test_redshift_decreasing_grids_scalars_and_one_spectrum(lib, dtype, rng):
     templates = rng.uniform(0.1, 2.0, (3, rest.size)).astype(dtype)
     z = rng.uniform(0.0, 0.5, 33)
     a = lib.asarray
-    np.testing.assert_array_equal(lib.to_numpy(redshift(a(templates), a(rest), 2, a(z), a(obs))),
-                                  redshift(templates, rest, 2, z, obs))
+    np.testing.assert_array_equal(
+        lib.to_numpy(redshift(a(templates), a(rest), 2, a(z), a(obs))),
+        redshift(templates, rest, 2, z, obs),
+    )
     one = redshift(a(templates[1]), a(rest), 0, 0.3, a(obs), scale="none", fill=-5.0)
     assert tuple(one.shape) == (obs.size,)
-    np.testing.assert_array_equal(lib.to_numpy(one),
-                                  redshift(templates[1], rest, 0, 0.3, obs, scale="none",
-                                           fill=-5.0))
+    np.testing.assert_array_equal(
+        lib.to_numpy(one), redshift(templates[1], rest, 0, 0.3, obs, scale="none", fill=-5.0)
+    )
 
 
 def test_redshift_on_the_callers_stream(lib, rng):
@@ -187,8 +198,14 @@ def _ls_problem(rng, n, m=2000, dtype=np.float64, per_spectrum=False):
         wave = wave + rng.uniform(-3.0, 3.0, (n, 1))
     z_true = rng.uniform(0.0, 0.3, n)
     flux = rng.normal(0.0, 0.1, (n, m))
-    for line, amp in ((6564.61, 3.0), (6585.27, 1.0), (6549.86, 0.4), (5008.24, 2.0),
-                      (4862.68, 1.0), (4960.30, 0.7)):
+    for line, amp in (
+        (6564.61, 3.0),
+        (6585.27, 1.0),
+        (6549.86, 0.4),
+        (5008.24, 2.0),
+        (4862.68, 1.0),
+        (4960.30, 0.7),
+    ):
         flux += amp * np.exp(-0.5 * ((wave - line * (1 + z_true[:, None])) / 3.0) ** 2)
     ivar = np.full((n, m), 100.0)
     ivar[:, 500:520] = 0.0
@@ -210,8 +227,12 @@ def test_line_search_equals_cpu(lib, dtype, rng, n, with_ivar):
     wave, flux, ivar, z0 = _ls_problem(rng, n, dtype=dtype, per_spectrum=True)
     iv = ivar if with_ivar else None
     want = line_search(wave, flux, z0, ivar=iv)
-    got = line_search(lib.asarray(wave), lib.asarray(flux), lib.asarray(z0),
-                      ivar=None if iv is None else lib.asarray(iv))
+    got = line_search(
+        lib.asarray(wave),
+        lib.asarray(flux),
+        lib.asarray(z0),
+        ivar=None if iv is None else lib.asarray(iv),
+    )
     _ls_equal(lib, got, want)
 
 
@@ -220,8 +241,13 @@ def test_line_search_with_fewer_workers_than_spectra(lib, rng, monkeypatch):
     monkeypatch.setattr(kernels, "_LS_MAX_WORKERS", 7)
     wave, flux, ivar, z0 = _ls_problem(rng, 100)
     want = line_search(wave, flux, z0, ivar=ivar, lines=["Halpha", 5008.24, "Hbeta"])
-    got = line_search(lib.asarray(wave), lib.asarray(flux), lib.asarray(z0),
-                      ivar=lib.asarray(ivar), lines=["Halpha", 5008.24, "Hbeta"])
+    got = line_search(
+        lib.asarray(wave),
+        lib.asarray(flux),
+        lib.asarray(z0),
+        ivar=lib.asarray(ivar),
+        lines=["Halpha", 5008.24, "Hbeta"],
+    )
     _ls_equal(lib, got, want)
 
 
@@ -264,8 +290,11 @@ def test_add_noise_sigma_shapes_and_offsets(lib, rng, sigma):
     """Broadcast sigma; spectra drawn in pieces with offsets: bit-identical to the CPU."""
     n, m = 300, 512
     flux = rng.uniform(0.0, 10.0, (n, m)).astype(np.float32)
-    sig = {"scalar": 0.25, "per-spectrum": rng.uniform(0.1, 1.0, n).astype(np.float32),
-           "full": rng.uniform(0.1, 1.0, (n, m)).astype(np.float32)}[sigma]
+    sig = {
+        "scalar": 0.25,
+        "per-spectrum": rng.uniform(0.1, 1.0, n).astype(np.float32),
+        "full": rng.uniform(0.1, 1.0, (n, m)).astype(np.float32),
+    }[sigma]
     want = add_noise(flux, sig, seed=11)
     gsig = sig if np.ndim(sig) == 0 else lib.asarray(sig)
     got = add_noise(lib.asarray(flux), gsig, seed=11)
@@ -307,8 +336,9 @@ def test_merge_bins_bit_identical(lib, dtype, rng, n, factor, how):
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))
     plain = merge_bins(lib.asarray(flux), factor, how=how)
-    np.testing.assert_array_equal(_bits(lib.to_numpy(plain)),
-                                  _bits(merge_bins(flux, factor, how=how)))
+    np.testing.assert_array_equal(
+        _bits(lib.to_numpy(plain)), _bits(merge_bins(flux, factor, how=how))
+    )
 
 
 # -- the Euclid chain, end to end on the device ---------------------------------------------
@@ -357,8 +387,9 @@ def test_resample_bit_identical(lib, dtype, rng, n, method, grids):
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(_bits(lib.to_numpy(g)), _bits(w))
     plain = resample(a(wave), a(flux), a(new), method=method, fill=0.0)
-    np.testing.assert_array_equal(_bits(lib.to_numpy(plain)),
-                                  _bits(resample(wave, flux, new, method=method, fill=0.0)))
+    np.testing.assert_array_equal(
+        _bits(lib.to_numpy(plain)), _bits(resample(wave, flux, new, method=method, fill=0.0))
+    )
 
 
 def test_resample_downsampling_decreasing_and_one_spectrum(lib, dtype, rng):

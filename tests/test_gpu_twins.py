@@ -56,8 +56,13 @@ def grids(draw):
     return seed, rest, obs
 
 
-@given(problem=grids(), mode=st.sampled_from(MODES), n=st.integers(1, 6),
-       nan=st.booleans(), f32=st.booleans())
+@given(
+    problem=grids(),
+    mode=st.sampled_from(MODES),
+    n=st.integers(1, 6),
+    nan=st.booleans(),
+    f32=st.booleans(),
+)
 def test_redshift_pixelwise_equals_the_cpu_sweep(problem, mode, n, nan, f32):
     seed, rest, obs = problem
     r = np.random.default_rng(seed + 1)
@@ -104,8 +109,9 @@ def test_redshift_pixelwise_on_exact_pixel_shifts(dtype, rng):
 
 
 @pytest.mark.parametrize("kind", [0, 1])
-@pytest.mark.parametrize(("m", "sigma_shape"), [(1, (1, 1)), (7, (1, 7)), (1800, (5, 1)),
-                                                (33, (5, 33))])
+@pytest.mark.parametrize(
+    ("m", "sigma_shape"), [(1, (1, 1)), (7, (1, 7)), (1800, (5, 1)), (33, (5, 33))]
+)
 def test_noise_blockwise_equals_the_cpu_rows(dtype, rng, kind, m, sigma_shape):
     """Bit for bit, in float32 and float64, masked pixels included."""
     n = 5
@@ -126,8 +132,14 @@ def test_noise_blockwise_equals_the_cpu_rows(dtype, rng, kind, m, sigma_shape):
 # -- merge_bins: one thread per output pixel ---------------------------------------------
 
 
-@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 700), k=st.integers(1, 300),
-       with_ivar=st.booleans(), mean=st.booleans(), f32=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.integers(1, 700),
+    k=st.integers(1, 300),
+    with_ivar=st.booleans(),
+    mean=st.booleans(),
+    f32=st.booleans(),
+)
 def test_merge_groupwise_equals_the_cpu_rows(seed, m, k, with_ivar, mean, f32):
     """Bit for bit; k up to 300 reaches the CPU's long-group path (k > 256)."""
     k = min(k, m)
@@ -201,15 +213,18 @@ def resample_problems(draw):
     return np.atleast_2d(wave), flux, ivar, np.atleast_2d(new)
 
 
-@given(problem=resample_problems(), linear=st.booleans(), with_ivar=st.booleans(),
-       f32=st.booleans())
+@given(
+    problem=resample_problems(), linear=st.booleans(), with_ivar=st.booleans(), f32=st.booleans()
+)
 def test_resample_pixelwise_equals_the_cpu_kernel(problem, linear, with_ivar, f32):
     wave, flux, ivar, new = problem
     dtype = np.float32 if f32 else np.float64
     flux = flux.astype(dtype)
     ivar = ivar.astype(dtype) if with_ivar else None
-    _assert_same_bits(_resample_twin(wave, flux, ivar, new, linear, -7.0),
-                      _resample_cpu(wave, flux, ivar, new, linear, -7.0))
+    _assert_same_bits(
+        _resample_twin(wave, flux, ivar, new, linear, -7.0),
+        _resample_cpu(wave, flux, ivar, new, linear, -7.0),
+    )
 
 
 @pytest.mark.parametrize("isa", ["auto", "baseline"])
@@ -228,8 +243,9 @@ def test_resample_pixelwise_on_the_survey_grids(dtype, rng, isa, linear):
     finally:
         _core._resample_isa("auto")
     _assert_same_bits(_resample_twin(wave, flux, ivar, new, linear), want)
-    _assert_same_bits(_resample_twin(wave, flux, None, new, linear),
-                      _resample_cpu(wave, flux, None, new, linear))
+    _assert_same_bits(
+        _resample_twin(wave, flux, None, new, linear), _resample_cpu(wave, flux, None, new, linear)
+    )
 
 
 def test_resample_pixelwise_downsampling_and_rounding_edges(dtype, rng):
@@ -237,8 +253,13 @@ def test_resample_pixelwise_downsampling_and_rounding_edges(dtype, rng):
     wave = np.linspace(5000.0, 6000.0, 3001)[None, :]
     flux = rng.normal(1.0, 0.2, (3, 3001)).astype(dtype)
     ivar = rng.uniform(1.0, 2.0, (3, 3001)).astype(dtype)
-    for new in (np.linspace(5000.0, 6000.0, 37), np.linspace(5000.0, 6000.0, 3001) * (1 + 1e-15),
-                np.linspace(4990.0, 6010.0, 11)):
+    for new in (
+        np.linspace(5000.0, 6000.0, 37),
+        np.linspace(5000.0, 6000.0, 3001) * (1 + 1e-15),
+        np.linspace(4990.0, 6010.0, 11),
+    ):
         for linear in (False, True):
-            _assert_same_bits(_resample_twin(wave, flux, ivar, new[None, :], linear),
-                              _resample_cpu(wave, flux, ivar, new[None, :], linear))
+            _assert_same_bits(
+                _resample_twin(wave, flux, ivar, new[None, :], linear),
+                _resample_cpu(wave, flux, ivar, new[None, :], linear),
+            )

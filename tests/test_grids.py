@@ -7,16 +7,21 @@ from deepz import grids
 def test_euclid_presets_match_the_paper():
     rest = grids.preset("euclid_rest")
     obs = grids.preset("euclid_nisp")
-    assert rest.size == 3750 and obs.size == 1800
+    assert rest.size == 3750
+    assert obs.size == 1800
     np.testing.assert_allclose(np.diff(rest), 5.0)
     # bin edges of the paper: rest 1252.5-20002.5 A, observed 11000-20000 A
-    assert rest[0] - 2.5 == 1252.5 and rest[-1] + 2.5 == 20002.5
-    assert obs[0] - 2.5 == 11000.0 and obs[-1] + 2.5 == 20000.0
+    assert rest[0] - 2.5 == 1252.5
+    assert rest[-1] + 2.5 == 20002.5
+    assert obs[0] - 2.5 == 11000.0
+    assert obs[-1] + 2.5 == 20000.0
 
 
 def test_gasnet_grid():
     g = grids.preset("gasnet")
-    assert g.size == 5001 and g[0] == 4000.0 and g[-1] == 9000.0
+    assert g.size == 5001
+    assert g[0] == 4000.0
+    assert g[-1] == 9000.0
 
 
 @pytest.mark.parametrize("name", sorted(grids.PRESETS))
@@ -36,7 +41,8 @@ def test_loglinear_detection():
 
 def test_linear_counts():
     w = grids.linear(4000.0, 9000.0, 1.0)
-    assert w.size == 5001 and w[-1] == 9000.0
+    assert w.size == 5001
+    assert w[-1] == 9000.0
 
 
 @pytest.mark.parametrize(

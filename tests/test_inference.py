@@ -23,14 +23,14 @@ WAVE = np.linspace(11000.0, 20000.0, 64)  # the tiny model's grid
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    return models.create("euclid_cnn", input_length=64, n_classes=16, n_conv=2,
-                         n_filters=4).eval()
+    return models.create("euclid_cnn", input_length=64, n_classes=16, n_conv=2, n_filters=4).eval()
 
 
 @pytest.fixture(scope="module")
 def meta(net):
-    return build_meta(net, WAVE, normalisation={"kind": "max"},
-                      training={"seed": 7, "data": "unit test"})
+    return build_meta(
+        net, WAVE, normalisation={"kind": "max"}, training={"seed": 7, "data": "unit test"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +94,9 @@ def test_per_spectrum_grids_and_spectra_batch(predictor):
     cat = predictor.predict(batch)
     assert list(cat["TARGETID"]) == [11, 12]
     single = predictor.predict(x[1:], wave=w2)
-    np.testing.assert_allclose(np.asarray(cat["Z_PDF"])[1], np.asarray(single["Z_PDF"])[0],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(cat["Z_PDF"])[1], np.asarray(single["Z_PDF"])[0], atol=1e-6
+    )
 
 
 def test_out_of_range_and_masks_set_zwarn(predictor):
@@ -126,8 +127,9 @@ def test_line_search_refinement_finds_the_lines(predictor):
     # the refinement itself, from a network z near the truth and from one too far off
     zwarn = np.zeros(2, dtype=np.int64)
     z0 = np.array([1.4025, 1.4025])
-    z, zw, cols = predictor._refine(np.vstack([flux, flux]), fine, None, z0, None, zwarn,
-                                    0.01, np.array([0.005, 0.0001]))
+    z, zw, cols = predictor._refine(
+        np.vstack([flux, flux]), fine, None, z0, None, zwarn, 0.01, np.array([0.005, 0.0001])
+    )
     assert cols["NLINES"][0] >= 4
     assert cols["Z_LINES"][0] == pytest.approx(z_true, abs=2e-4)
     assert z[0] == cols["Z_LINES"][0]
@@ -183,24 +185,21 @@ def test_load_refuses_files_it_cannot_honour(tmp_path, net, meta):
 
     newer = dict(meta, format_version=FORMAT_VERSION + 1)
     path = tmp_path / "newer.pt"
-    torch.jit.save(torch.jit.script(net), str(path),
-                   _extra_files={META_FILE: json.dumps(newer)})
+    torch.jit.save(torch.jit.script(net), str(path), _extra_files={META_FILE: json.dumps(newer)})
     with pytest.raises(ValueError, match="format version 2"):
         load(path)
 
     bad_grid = json.loads(json.dumps(meta))
     bad_grid["input"]["wave"] = list(np.linspace(11000.0, 20000.0, 50))
     path = tmp_path / "grid.pt"
-    torch.jit.save(torch.jit.script(net), str(path),
-                   _extra_files={META_FILE: json.dumps(bad_grid)})
+    torch.jit.save(torch.jit.script(net), str(path), _extra_files={META_FILE: json.dumps(bad_grid)})
     with pytest.raises(ValueError, match="takes 64 pixels but input.wave has 50"):
         load(path)
 
     bad_bins = json.loads(json.dumps(meta))
     bad_bins["z_bins"] = bad_bins["z_bins"][:10]
     path = tmp_path / "bins.pt"
-    torch.jit.save(torch.jit.script(net), str(path),
-                   _extra_files={META_FILE: json.dumps(bad_bins)})
+    torch.jit.save(torch.jit.script(net), str(path), _extra_files={META_FILE: json.dumps(bad_bins)})
     with pytest.raises(ValueError, match="16 outputs but the meta has 10"):
         load(path)
 

@@ -8,9 +8,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import deepz
 import numpy as np
 import pytest
+
+import deepz
 from deepz import _core
 from deepz.cli import main
 from deepz.info import format_info, info

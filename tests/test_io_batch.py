@@ -8,6 +8,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.table import Table
+
 from deepz import io
 from deepz.io.batch import flux_factor
 
@@ -17,8 +18,14 @@ C_AA_PER_S = 2.99792458e18  # speed of light in Angstrom / s
 def _batch(rng, n=3, m=50, w0=4000.0, unit=io.FLAM, dtype=np.float32):
     wave = w0 + 2.0 * np.arange(m)
     flux = rng.normal(1, 0.1, (n, m)).astype(dtype)
-    return io.from_arrays(wave, flux, ivar=np.full((n, m), 4.0), unit=unit, dtype=dtype,
-                          targetid=np.arange(100, 100 + n))
+    return io.from_arrays(
+        wave,
+        flux,
+        ivar=np.full((n, m), 4.0),
+        unit=unit,
+        dtype=dtype,
+        targetid=np.arange(100, 100 + n),
+    )
 
 
 # ------------------------------------------------------------------ from_arrays
@@ -67,7 +74,7 @@ def test_from_arrays_flambda_quantity_keeps_or_converts_unit():
 
 
 def test_from_arrays_frequency_axis_is_reversed():
-    freq = np.linspace(6e14, 7e14, 9) * u.Hz            # increasing frequency
+    freq = np.linspace(6e14, 7e14, 9) * u.Hz  # increasing frequency
     flux = np.arange(9.0) * u.Jy
     b = io.from_arrays(freq, flux)
     assert np.all(np.diff(b.wave) > 0)
@@ -155,7 +162,7 @@ def test_concatenate_different_grids_pads_per_spectrum(rng):
     assert c.wave.shape == (3, 50)
     assert c.flux.dtype == np.float64
     np.testing.assert_array_equal(c.wave[2, :30], b.wave)
-    assert np.all(np.diff(c.wave, axis=1) > 0)          # padded grids still increase
+    assert np.all(np.diff(c.wave, axis=1) > 0)  # padded grids still increase
     assert np.all(c.ivar[2, 30:] == 0)
     assert np.all(c.flux[2, 30:] == 0)
     np.testing.assert_array_equal(c.meta["NPIX"], [50, 50, 30])
@@ -164,8 +171,11 @@ def test_concatenate_different_grids_pads_per_spectrum(rng):
 
 def test_concatenate_converts_units(rng):
     a = _batch(rng, n=1)
-    b = io.from_arrays(a.wave * u.AA, a.flux[0] * 1e-17 * u.erg / u.s / u.cm**2 / u.AA,
-                       unit=u.erg / u.s / u.cm**2 / u.AA)
+    b = io.from_arrays(
+        a.wave * u.AA,
+        a.flux[0] * 1e-17 * u.erg / u.s / u.cm**2 / u.AA,
+        unit=u.erg / u.s / u.cm**2 / u.AA,
+    )
     c = io.concatenate([a, b])
     assert c.flux_unit == io.FLAM
     np.testing.assert_allclose(c.flux[1], a.flux[0], rtol=1e-6)
@@ -229,9 +239,12 @@ def test_from_specutils_converts_units_and_uncertainties():
     wave = np.linspace(500.0, 600.0, 11) * u.nm
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        s = Spectrum(flux=np.full(11, 2.0) * u.Jy, spectral_axis=wave,
-                     uncertainty=StdDevUncertainty(np.full(11, 0.5)),
-                     mask=np.arange(11) == 3)
+        s = Spectrum(
+            flux=np.full(11, 2.0) * u.Jy,
+            spectral_axis=wave,
+            uncertainty=StdDevUncertainty(np.full(11, 0.5)),
+            mask=np.arange(11) == 3,
+        )
         b = io.from_specutils(s)
     w = wave.to_value(u.AA)
     expect = 2e-23 * C_AA_PER_S / w**2 / 1e-17

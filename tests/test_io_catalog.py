@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import deepz
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+
+import deepz
 from deepz import io
 
 
@@ -17,11 +18,15 @@ def _catalog(n=5, seed=3):
     rng = np.random.default_rng(seed)
     return io.make_catalog(
         targetid=np.arange(n) + 39633345008634465,
-        z=rng.uniform(0, 2, n), zerr=rng.uniform(1e-4, 1e-3, n),
+        z=rng.uniform(0, 2, n),
+        zerr=rng.uniform(1e-4, 1e-3, n),
         zwarn=[0, int(io.ZWarn.LOW_SNR), int(io.ZWarn.OUT_OF_RANGE | io.ZWarn.NODATA), 0, 0][:n],
         spectype=["GALAXY", "QSO", "STAR", "GALAXY", "GALAXY"][:n],
-        subtype=["", "", "K", "", ""][:n], deltachi2=rng.uniform(0, 100, n),
-        NLINES=np.arange(n), Z_PDF=rng.dirichlet(np.ones(8), n))
+        subtype=["", "", "K", "", ""][:n],
+        deltachi2=rng.uniform(0, 100, n),
+        NLINES=np.arange(n),
+        Z_PDF=rng.dirichlet(np.ones(8), n),
+    )
 
 
 def _scalar_part(t):
@@ -32,16 +37,32 @@ def _scalar_part(t):
 def test_zwarn_shares_redrock_bits_where_meanings_match():
     zw = pytest.importorskip("redrock.zwarning", reason="redrock is optional")
     mask = zw.ZWarningMask
-    for name in ("SKY", "LITTLE_COVERAGE", "SMALL_DELTA_CHI2", "NEGATIVE_MODEL",
-                 "MANY_OUTLIERS", "Z_FITLIMIT", "NEGATIVE_EMISSION", "UNPLUGGED",
-                 "BAD_TARGET", "NODATA", "BAD_MINFIT", "POORDATA"):
+    for name in (
+        "SKY",
+        "LITTLE_COVERAGE",
+        "SMALL_DELTA_CHI2",
+        "NEGATIVE_MODEL",
+        "MANY_OUTLIERS",
+        "Z_FITLIMIT",
+        "NEGATIVE_EMISSION",
+        "UNPLUGGED",
+        "BAD_TARGET",
+        "NODATA",
+        "BAD_MINFIT",
+        "POORDATA",
+    ):
         assert int(io.ZWarn[name]) == getattr(mask, name)
     # deepz's own bits avoid everything redrock defines or reserves (0-23)
     redrock_bits = 0
     for _, value in mask.flags():
         redrock_bits |= value
-    own = io.ZWarn.LOW_SNR | io.ZWarn.LINE_SEARCH_DISAGREES | io.ZWarn.MASKED_TOO_MUCH \
-        | io.ZWarn.CLASS_AMBIGUOUS | io.ZWarn.BAD_INPUT
+    own = (
+        io.ZWarn.LOW_SNR
+        | io.ZWarn.LINE_SEARCH_DISAGREES
+        | io.ZWarn.MASKED_TOO_MUCH
+        | io.ZWarn.CLASS_AMBIGUOUS
+        | io.ZWarn.BAD_INPUT
+    )
     assert int(own) & redrock_bits == 0
     assert int(own) < 2**31
 
@@ -59,8 +80,7 @@ def test_zwarn_aliases_and_names():
 # ================================================================= make_catalog
 def test_make_catalog_standard_columns_first_and_typed():
     t = _catalog()
-    assert t.colnames[:7] == ["TARGETID", "Z", "ZERR", "ZWARN", "SPECTYPE", "SUBTYPE",
-                              "DELTACHI2"]
+    assert t.colnames[:7] == ["TARGETID", "Z", "ZERR", "ZWARN", "SPECTYPE", "SUBTYPE", "DELTACHI2"]
     assert t["TARGETID"].dtype == np.int64
     assert t["ZWARN"].dtype == np.int64
     assert t["Z"].dtype == np.float64
@@ -111,8 +131,7 @@ def test_round_trip_keeps_the_tables_own_metadata(tmp_path, ext):
     # a Predictor catalogue's meta (bins, model, task) must survive, exactly, for evaluation
     t = _catalog() if ext != ".csv" else _scalar_part(_catalog())
     bins = [0.1 * k + 0.05 for k in range(40)]  # not all exact in 16 digits
-    t.meta.update(MODEL="euclid_cnn", TASK="pdf", Z_BINS=bins, CLASSES=["GALAXY", "QSO"],
-                  SEED=1)
+    t.meta.update(MODEL="euclid_cnn", TASK="pdf", Z_BINS=bins, CLASSES=["GALAXY", "QSO"], SEED=1)
     p = io.write_catalog(tmp_path / f"zcat{ext}", t, seed=42, meta={"TASK": "override"})
     back = io.read_catalog(p)
     assert list(back.meta["Z_BINS"]) == bins
@@ -205,16 +224,16 @@ def test_interrupted_fits_write_leaves_old_file_intact(tmp_path, monkeypatch, er
     real_writeto = fits.HDUList.writeto
 
     def half_then_fail(self, fileobj, *args, **kwargs):
-        real_writeto(self, fileobj, *args, **kwargs)          # the whole file...
+        real_writeto(self, fileobj, *args, **kwargs)  # the whole file...
         size = os.path.getsize(fileobj)
-        with open(fileobj, "r+b") as fh:                      # ...cut in the middle
+        with open(fileobj, "r+b") as fh:  # ...cut in the middle
             fh.truncate(size // 2)
         raise error("disk full (simulated)")
 
     monkeypatch.setattr(fits.HDUList, "writeto", half_then_fail)
     with pytest.raises(error, match="simulated"):
         io.write_catalog(p, _catalog(seed=2), overwrite=True)
-    assert os.listdir(tmp_path) == ["zcat.fits"]              # no temporary file left
+    assert os.listdir(tmp_path) == ["zcat.fits"]  # no temporary file left
     assert Path(p).read_bytes() == before
     monkeypatch.undo()
     np.testing.assert_array_equal(io.read_catalog(p)["Z"], _catalog(seed=1)["Z"])
@@ -222,7 +241,7 @@ def test_interrupted_fits_write_leaves_old_file_intact(tmp_path, monkeypatch, er
 
 def test_interrupted_csv_write_leaves_no_file(tmp_path, monkeypatch):
     def fail(self, target, *args, **kwargs):
-        target.write("TARGETID,Z\n1,0.")                      # a truncated row
+        target.write("TARGETID,Z\n1,0.")  # a truncated row
         target.flush()
         raise OSError("interrupted (simulated)")
 
@@ -247,7 +266,7 @@ def test_attach_catalog_joins_on_targetid():
     np.testing.assert_allclose(b.meta["Z_CAT"], [0.5, np.nan, 0.7])
     assert list(b.meta["SPECTYPE_CAT"]) == ["GALAXY", "", "QSO"]
     assert list(b.meta["ZWARN_CAT"]) == [0, -1, 0]
-    io.attach_catalog(b, io.make_catalog([], []))            # an empty catalogue
+    io.attach_catalog(b, io.make_catalog([], []))  # an empty catalogue
     assert np.all(np.isnan(b.meta["Z_CAT"]))
 
 

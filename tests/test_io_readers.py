@@ -12,10 +12,11 @@ import shutil
 
 import numpy as np
 import pytest
+from make_fixtures import make_all, write_sdss
+
 from deepz import io
 from deepz.io import desi as desi_mod
 from deepz.kernels import resample
-from make_fixtures import make_all, write_sdss
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +67,19 @@ def test_sdss_one_file_values_and_ids(fx):
 def test_sdss_grid_is_float64_lattice_not_float32_column(fx):
     b = io.read_sdss(fx.sdss_a)
     dlog = np.diff(np.log10(b.wave))
-    np.testing.assert_allclose(dlog, 1e-4, rtol=1e-9)   # float32 loglam alone gives ~1e-3
+    np.testing.assert_allclose(dlog, 1e-4, rtol=1e-9)  # float32 loglam alone gives ~1e-3
 
 
 def test_sdss_nan_inf_and_zero_ivar_are_masked(fx):
     b = io.read_sdss(fx.sdss_b)
     assert b.ivar[0, 5] == 0
     assert b.flux[0, 5] == 0
-    assert b.ivar[0, 6] == 0                            # inf ivar
-    assert np.all(b.ivar[0, 7:10] == 0)                 # zero ivar
+    assert b.ivar[0, 6] == 0  # inf ivar
+    assert np.all(b.ivar[0, 7:10] == 0)  # zero ivar
     assert b.meta["NPIX_NONFINITE"][0] == 2
     assert np.all(np.isfinite(b.flux))
     assert np.all(np.isfinite(b.ivar))
-    assert "Z_CAT" not in b.meta.colnames               # no SPECOBJ in this file
+    assert "Z_CAT" not in b.meta.colnames  # no SPECOBJ in this file
     assert io.sdss_unpack_id(b.targetid)[0][0] == fx.sdss_b_id[0]
 
 
@@ -101,7 +102,7 @@ def test_sdss_common_grid_places_without_interpolation(fx):
     b = io.read_sdss([fx.sdss_a, fx.sdss_b], common_grid=True)
     assert b.wave.ndim == 1
     i0 = int(np.argmin(np.abs(b.wave - 10 ** fx.sdss_b_cols["loglam"][0])))
-    np.testing.assert_array_equal(b.flux[1, i0:i0 + 180][:5], fx.sdss_b_cols["flux"][:5])
+    np.testing.assert_array_equal(b.flux[1, i0 : i0 + 180][:5], fx.sdss_b_cols["flux"][:5])
     assert np.all(b.ivar[1, :i0] == 0)
 
 
@@ -146,7 +147,7 @@ def test_desi_combined_is_ivar_weighted_in_overlaps(fx):
     np.testing.assert_array_equal(b.flux[i, 220:], a["Z"]["flux"][i][20:])
     # spectrum 1: B's red end is masked, R alone gives the overlap
     np.testing.assert_allclose(b.flux[1, 110:120], a["R"]["flux"][1][10:20], rtol=1e-6)
-    assert np.all(b.mask[1, 110:120] == 0)               # AND of masks: R is good there
+    assert np.all(b.mask[1, 110:120] == 0)  # AND of masks: R is good there
     # spectrum 3 (dead sky fibre): all masked, mask bits survive where every arm has them
     assert np.all(b.ivar[3] == 0)
     assert np.all(b.mask[3] == 2)
@@ -173,7 +174,7 @@ def test_desi_spectra_file_with_compressed_masks(fx):
 
 def test_desi_arms_off_lattice_use_resample(fx, spy):
     b = io.read_desi(fx.desi_offset)
-    assert len(spy) == 3                                 # one call per arm
+    assert len(spy) == 3  # one call per arm
     a = fx.desi_offset_arms
     assert b.wave[0] == pytest.approx(3600.0)
     assert b.wave[-1] <= a["Z"]["wave"][-1] + 1e-9
@@ -226,9 +227,9 @@ def test_generic_csv(fx):
 
 def test_generic_ecsv_units_converted(fx):
     b = io.read_table(fx.ecsv_units)
-    np.testing.assert_allclose(b.wave, fx.gen_wave)       # nm -> Angstrom
+    np.testing.assert_allclose(b.wave, fx.gen_wave)  # nm -> Angstrom
     assert b.flux_unit == io.FLAM
-    expect = fx.gen_flux * 1e-26 * 2.99792458e18 / fx.gen_wave**2 / 1e-17   # mJy -> f_lambda
+    expect = fx.gen_flux * 1e-26 * 2.99792458e18 / fx.gen_wave**2 / 1e-17  # mJy -> f_lambda
     np.testing.assert_allclose(b.flux[0], expect, rtol=1e-9)
 
 
@@ -241,7 +242,7 @@ def test_generic_npz_h5_fits(fx):
     assert h.flux.dtype == np.float32
     np.testing.assert_allclose(h.ivar, 4.0)
     r = io.read_table(fx.fits_rows)
-    np.testing.assert_allclose(r.wave, fx.gen_wave)       # TUNIT nm -> Angstrom
+    np.testing.assert_allclose(r.wave, fx.gen_wave)  # TUNIT nm -> Angstrom
     assert r.flux_unit == io.FLAM
     assert r.ivar[0, 50] == 0
     assert r.mask[0, 50] == 1
@@ -282,7 +283,7 @@ def test_read_dispatches_on_content_not_name(fx, tmp_path):
 
 
 def test_read_directory_and_glob(fx):
-    b = io.read(fx.dir, redrock=None)                   # catalogue files are passed over
+    b = io.read(fx.dir, redrock=None)  # catalogue files are passed over
     assert len(b) == 3 + 4 + 3 + 2
     g = io.read(os.path.join(fx.dir, "spec-*.fits"))
     assert len(g) == 3
@@ -300,8 +301,12 @@ def test_iter_read_chunks_equal_read(fx):
 
 def test_iter_read_slices_large_generic_files(fx, tmp_path):
     rng = np.random.default_rng(5)
-    big = io.from_arrays(np.arange(30.0) + 4000, rng.normal(size=(25, 30)),
-                         ivar=np.ones((25, 30)), targetid=np.arange(25) + 1000)
+    big = io.from_arrays(
+        np.arange(30.0) + 4000,
+        rng.normal(size=(25, 30)),
+        ivar=np.ones((25, 30)),
+        targetid=np.arange(25) + 1000,
+    )
     p = io.write_spectra(tmp_path / "big.h5", big)
     chunks = list(io.iter_read(p, chunk_size=10))
     assert [len(c) for c in chunks] == [10, 10, 5]
@@ -354,8 +359,9 @@ def test_skip_reads_the_good_files_and_reports_the_bad(fx, caplog):
 
 
 def test_skip_with_iter_read_reports_per_chunk(fx):
-    chunks = list(io.iter_read([fx.sdss_truncated, fx.sdss_a, fx.sdss_b], chunk_size=1,
-                               on_error="skip"))
+    chunks = list(
+        io.iter_read([fx.sdss_truncated, fx.sdss_a, fx.sdss_b], chunk_size=1, on_error="skip")
+    )
     assert [len(c) for c in chunks] == [1, 1]
     assert chunks[0].errors[0][0] == fx.sdss_truncated
     assert not chunks[1].errors

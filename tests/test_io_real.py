@@ -13,23 +13,30 @@ import warnings
 
 import numpy as np
 import pytest
-from deepz import io
 from make_fixtures import real_file
+
+from deepz import io
 
 FASTSPEC = "fastspecfit", "test", "data"
 FASTSPEC_NAMES = ["4-80613-thru20210324", "special-dark-27247"]
 PPXF_NAMES = ["NGC3073_SDSS_DR18.fits", "NGC3522_SDSS_DR18.fits"]
 SPECUTILS_DESI = "specutils", "io", "default_loaders", "tests", "desi_test_data"
-SPECUTILS_NAMES = ["coadd-5-169-thru20210419.fits", "coadd-sv3-dark-26065.fits",
-                   "spectra-5-169-thru20210419.fits", "spectra-sv3-dark-26065.fits"]
+SPECUTILS_NAMES = [
+    "coadd-5-169-thru20210419.fits",
+    "coadd-sv3-dark-26065.fits",
+    "spectra-5-169-thru20210419.fits",
+    "spectra-sv3-dark-26065.fits",
+]
 
 
 def _need(package, *relpath):
     p = real_file(package, *relpath)
     if p is None:
-        pytest.skip(f"{package} (with {'/'.join(relpath)}) is not installed: "
-                    f"pip install --no-deps ppxf==9.5.2 fastspecfit==3.6.1; "
-                    f"pip install specutils==2.4.0")
+        pytest.skip(
+            f"{package} (with {'/'.join(relpath)}) is not installed: "
+            f"pip install --no-deps ppxf==9.5.2 fastspecfit==3.6.1; "
+            f"pip install specutils==2.4.0"
+        )
     return p
 
 
@@ -44,7 +51,7 @@ def test_fastspecfit_coadd_matches_its_redrock_catalogue(name):
     for arm, (lo, hi) in {"B": (3600, 5800), "R": (5760, 7620), "Z": (7520, 9824)}.items():
         np.testing.assert_allclose(sep.wave[arm][[0, -1]], [lo, hi], atol=1e-6)
         assert sep.flux[arm].dtype == np.float32
-    b = io.read_desi(coadd)                          # combined, catalogue found next to it
+    b = io.read_desi(coadd)  # combined, catalogue found next to it
     assert b.wave.shape == (7781,)
     np.testing.assert_allclose(b.wave[[0, -1]], [3600.0, 9824.0], atol=1e-6)
     assert np.all(np.isfinite(b.flux))
@@ -68,8 +75,11 @@ def test_specutils_desi_files_shapes_and_masks():
     paths = [_need(*SPECUTILS_DESI, n) for n in SPECUTILS_NAMES]
     b = io.read(paths, arms="separate")
     assert len(b) == 20
-    assert {a: f.shape for a, f in b.flux.items()} == {"B": (20, 2751), "R": (20, 2326),
-                                                      "Z": (20, 2881)}
+    assert {a: f.shape for a, f in b.flux.items()} == {
+        "B": (20, 2751),
+        "R": (20, 2326),
+        "Z": (20, 2881),
+    }
     # pixels the pipeline flagged carry ivar 0; bad fibres (status != 0) are fully masked
     for arm in b.arms:
         assert np.all(b.ivar[arm][b.mask[arm] != 0] == 0)

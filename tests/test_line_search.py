@@ -1,12 +1,13 @@
-import deepz
 import numpy as np
 import pytest
-from deepz.kernels import LineSearchResult
-from deepz.lines import BY_NAME, YURCHUK_SKYRUTA, Line
 from hypothesis import given
 from hypothesis import strategies as st
 from reference_line_search import line_search as ref_line_search
 from reference_line_search import simulate_line_spectra
+
+import deepz
+from deepz.kernels import LineSearchResult
+from deepz.lines import BY_NAME, YURCHUK_SKYRUTA, Line
 
 WAVE = np.arange(4000.0, 9000.5, 1.0)  # SDSS-like, 1 A
 
@@ -16,8 +17,11 @@ def gaussian_lines(wave, z, names, amplitude=1.0, sigma=2.0):
     flux = np.zeros_like(wave)
     for name in names:
         line = BY_NAME[name]
-        flux += line.sign * amplitude * line.strength * np.exp(
-            -0.5 * ((wave - line.wave * (1 + z)) / sigma) ** 2
+        flux += (
+            line.sign
+            * amplitude
+            * line.strength
+            * np.exp(-0.5 * ((wave - line.wave * (1 + z)) / sigma) ** 2)
         )
     return flux
 
@@ -49,8 +53,11 @@ def cases(draw):
     z = rng.uniform(0.0, 0.1, n)
     z0 = z + draw(st.floats(-0.012, 0.012))
     names = draw(
-        st.lists(st.sampled_from([line.name for line in YURCHUK_SKYRUTA] + ["CaII_K", "Hgamma"]),
-                 min_size=1, max_size=6)
+        st.lists(
+            st.sampled_from([line.name for line in YURCHUK_SKYRUTA] + ["CaII_K", "Hgamma"]),
+            min_size=1,
+            max_size=6,
+        )
     )
     lines = [BY_NAME[name] for name in names]
     width = draw(st.floats(0.8, 4.0))
@@ -101,8 +108,11 @@ def test_matches_reference_on_simulated_sdss_spectra(rng):
     wave, flux, ivar, z = simulate_line_spectra(6, rng)
     z0 = z + rng.uniform(-0.005, 0.005, z.size)
     for iv in (ivar, None):
-        assert_same(deepz.line_search(wave, flux, z0, ivar=iv),
-                    ref_line_search(wave, flux, z0, ivar=iv), exact=True)
+        assert_same(
+            deepz.line_search(wave, flux, z0, ivar=iv),
+            ref_line_search(wave, flux, z0, ivar=iv),
+            exact=True,
+        )
 
 
 # -- physics: the acceptance test of the issue -------------------------------------
@@ -127,8 +137,9 @@ def test_recovers_z_of_simulated_starbursts(rng, use_ivar):
 def test_line_lands_where_physics_says():
     z = 0.123
     flux = gaussian_lines(WAVE, z, ["Halpha"], amplitude=10.0, sigma=1.7)
-    res = deepz.line_search(WAVE, flux + 0.01, z + 0.004, lines=["Halpha"],
-                            ivar=np.full_like(WAVE, 1e4))
+    res = deepz.line_search(
+        WAVE, flux + 0.01, z + 0.004, lines=["Halpha"], ivar=np.full_like(WAVE, 1e4)
+    )
     assert res.line_wave[0] == pytest.approx(6564.61 * (1 + z), abs=0.05)
     assert res.z == pytest.approx(z, abs=1e-5)
     assert res.n_found == 1
@@ -144,20 +155,24 @@ def test_spacing_term_keeps_weak_line_off_its_strong_neighbour(rng):
     lines = ["Halpha", "[NII]6548"]
     res = deepz.line_search(WAVE, flux, z, lines=lines, ivar=np.full_like(WAVE, 400.0))
     np.testing.assert_allclose(res.line_wave, [6564.61 * (1 + z), 6549.86 * (1 + z)], atol=0.5)
-    without = deepz.line_search(WAVE, flux, z, lines=lines, ivar=np.full_like(WAVE, 400.0),
-                                weights=(1.0, 1.0, 0.0))
+    without = deepz.line_search(
+        WAVE, flux, z, lines=lines, ivar=np.full_like(WAVE, 400.0), weights=(1.0, 1.0, 0.0)
+    )
     assert without.line_wave[1] == pytest.approx(res.line_wave[0])  # took Halpha instead
 
 
 def test_distance_only_takes_the_peak_nearest_the_prediction():
     z = 0.05
     flux = gaussian_lines(WAVE, z, ["Halpha"], amplitude=1.0) + gaussian_lines(
-        WAVE, z + 0.006, ["Halpha"], amplitude=0.3)
+        WAVE, z + 0.006, ["Halpha"], amplitude=0.3
+    )
     ivar = np.full_like(WAVE, 1e4)
-    near = deepz.line_search(WAVE, flux, z + 0.005, lines=["Halpha"], ivar=ivar,
-                             weights=(1.0, 0.0, 0.0))
-    tall = deepz.line_search(WAVE, flux, z + 0.005, lines=["Halpha"], ivar=ivar,
-                             weights=(0.0, 1.0, 0.0))
+    near = deepz.line_search(
+        WAVE, flux, z + 0.005, lines=["Halpha"], ivar=ivar, weights=(1.0, 0.0, 0.0)
+    )
+    tall = deepz.line_search(
+        WAVE, flux, z + 0.005, lines=["Halpha"], ivar=ivar, weights=(0.0, 1.0, 0.0)
+    )
     assert near.z == pytest.approx(z + 0.006, abs=1e-5)
     assert tall.z == pytest.approx(z, abs=1e-5)
 
@@ -166,8 +181,9 @@ def test_absorption_lines_are_minima():
     z = 0.02
     flux = gaussian_lines(WAVE, z, ["CaII_K", "CaII_H"], amplitude=40.0)
     flux += gaussian_lines(WAVE, z + 0.003, ["CaII_K"], amplitude=-80.0)  # an emission bump
-    res = deepz.line_search(WAVE, flux, z + 0.002, lines=["CaII_K", "CaII_H"],
-                            ivar=np.full_like(WAVE, 100.0))
+    res = deepz.line_search(
+        WAVE, flux, z + 0.002, lines=["CaII_K", "CaII_H"], ivar=np.full_like(WAVE, 100.0)
+    )
     np.testing.assert_allclose(res.line_wave, [3934.78 * (1 + z), 3969.59 * (1 + z)], atol=0.05)
     assert res.n_found == 2
 
@@ -291,8 +307,9 @@ def test_lines_argument_forms():
     flux = gaussian_lines(WAVE, z, ["Hbeta", "Halpha"], amplitude=30.0)
     ivar = np.full_like(WAVE, 100.0)
     by_name = deepz.line_search(WAVE, flux, z, lines=["Halpha", "Hbeta"], ivar=ivar)
-    by_line = deepz.line_search(WAVE, flux, z, lines=[BY_NAME["Halpha"], BY_NAME["Hbeta"]],
-                                ivar=ivar)
+    by_line = deepz.line_search(
+        WAVE, flux, z, lines=[BY_NAME["Halpha"], BY_NAME["Hbeta"]], ivar=ivar
+    )
     by_wave = deepz.line_search(WAVE, flux, z, lines=np.array([6564.61, 4862.68]), ivar=ivar)
     single = deepz.line_search(WAVE, flux, z, lines="Halpha", ivar=ivar)
     assert by_name.lines == by_line.lines == (BY_NAME["Halpha"], BY_NAME["Hbeta"])

@@ -2,6 +2,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from deepz import lines
 from deepz.lines import (
     BY_NAME,
@@ -64,8 +65,14 @@ def test_catalogue_is_sorted_unique_and_valid():
 
 def test_yurchuk_skyruta_is_the_eight_lines():
     assert [line.name for line in YURCHUK_SKYRUTA] == [
-        "Hbeta", "[OIII]4959", "[OIII]5007", "[NII]6548", "Halpha", "[NII]6583",
-        "[SII]6716", "[SII]6731",
+        "Hbeta",
+        "[OIII]4959",
+        "[OIII]5007",
+        "[NII]6548",
+        "Halpha",
+        "[NII]6583",
+        "[SII]6716",
+        "[SII]6731",
     ]
     assert all(line.kind == "emission" for line in YURCHUK_SKYRUTA)
 
@@ -102,9 +109,17 @@ def test_line_is_frozen_and_catalogue_read_only():
 @pytest.mark.parametrize(
     ("query", "name"),
     [
-        ("Halpha", "Halpha"), ("halpha", "Halpha"), ("H-alpha", "Halpha"), ("Ha", "Halpha"),
-        ("[OIII]5007", "[OIII]5007"), ("OIII5007", "[OIII]5007"), ("oiii 5007", "[OIII]5007"),
-        ("Lya", "Lyalpha"), ("MgII", "MgII2799"), ("CaK", "CaII_K"), ("caii k", "CaII_K"),
+        ("Halpha", "Halpha"),
+        ("halpha", "Halpha"),
+        ("H-alpha", "Halpha"),
+        ("Ha", "Halpha"),
+        ("[OIII]5007", "[OIII]5007"),
+        ("OIII5007", "[OIII]5007"),
+        ("oiii 5007", "[OIII]5007"),
+        ("Lya", "Lyalpha"),
+        ("MgII", "MgII2799"),
+        ("CaK", "CaII_K"),
+        ("caii k", "CaII_K"),
     ],
 )
 def test_get_matches_names_loosely(query, name):

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import doctest
 
-import deepz
 import numpy as np
 import pytest
-from deepz import _core
-from deepz import kernels as kernels_module
 from hypothesis import given
 from hypothesis import strategies as st
 from reference_merge_bins import merge_bins as ref_merge
+
+import deepz
+from deepz import _core
+from deepz import kernels as kernels_module
 
 
 def _close(got, want, dtype):
@@ -102,10 +103,14 @@ def test_matches_reference(dtype, how, threads, rng):
     flux[rng.random(flux.shape) < 0.05] = np.nan
     ivar[rng.random(ivar.shape) < 0.05] = 0
     for k in (1, 2, 4, 7, 16, 1800):
-        _close(deepz.merge_bins(flux, k, ivar=ivar, how=how, threads=threads),
-               ref_merge(flux, k, ivar=ivar, how=how), dtype)
-        _close(deepz.merge_bins(flux, k, how=how, threads=threads),
-               ref_merge(flux, k, how=how), dtype)
+        _close(
+            deepz.merge_bins(flux, k, ivar=ivar, how=how, threads=threads),
+            ref_merge(flux, k, ivar=ivar, how=how),
+            dtype,
+        )
+        _close(
+            deepz.merge_bins(flux, k, how=how, threads=threads), ref_merge(flux, k, how=how), dtype
+        )
 
 
 @st.composite
@@ -213,8 +218,11 @@ def test_instruction_sets_give_the_same_bits(dtype, rng):
         _core._merge_isa("auto")
     for isa, outs in runs.items():
         for got, want in zip(outs, runs["baseline"], strict=True):
-            for g, w in zip(got if isinstance(got, tuple) else (got,),
-                            want if isinstance(want, tuple) else (want,), strict=True):
+            for g, w in zip(
+                got if isinstance(got, tuple) else (got,),
+                want if isinstance(want, tuple) else (want,),
+                strict=True,
+            ):
                 _bits_equal(g, w)
         assert isa in ("baseline", "auto")
 

@@ -109,9 +109,21 @@ def test_summary_is_complete_and_json_ready(rng):
     assert s["n"] == 1000
     assert s["n_failed"] == 10
     assert s["failure_fraction"] == 0.01
-    for key in ("bias", "sigma_mad", "nmad", "sigma_68", "mae", "outlier_fraction",
-                "catastrophic_rate", "good_fraction", "median_gasnet_bias", "coverage_1",
-                "coverage_2", "coverage_3", "median_abs_pull"):
+    for key in (
+        "bias",
+        "sigma_mad",
+        "nmad",
+        "sigma_68",
+        "mae",
+        "outlier_fraction",
+        "catastrophic_rate",
+        "good_fraction",
+        "median_gasnet_bias",
+        "coverage_1",
+        "coverage_2",
+        "coverage_3",
+        "median_abs_pull",
+    ):
         assert isinstance(s[key], float), key
     json.dumps(s, allow_nan=False)
     assert s["sigma_mad"] == pytest.approx(metrics.sigma_mad(zp, zt))

@@ -274,9 +274,15 @@ PAPER_COUNTS = {
     "alhambra_star_galaxy": dense(23, 64) + 2 * dense(64, 64) + dense(64, 2),
     "alhambra_spectral_type": dense(23, 64) + 2 * dense(64, 64) + dense(64, 3),
     # deepz's own: 6 bias-free convs + BatchNorm, 1088 px -> 96 x 34 -> 384 -> 11 + 929
-    "optical_cnn": sum(conv(a, b, k) - b + 2 * b for a, b, k in zip(
-        (2, 32, 32, 64, 64, 96), (32, 32, 64, 64, 96, 96), (9, 5, 5, 5, 5, 3), strict=True))
-    + dense(96 * 34, 384) + dense(384, 11) + dense(384, 929),
+    "optical_cnn": sum(
+        conv(a, b, k) - b + 2 * b
+        for a, b, k in zip(
+            (2, 32, 32, 64, 64, 96), (32, 32, 64, 64, 96, 96), (9, 5, 5, 5, 5, 3), strict=True
+        )
+    )
+    + dense(96 * 34, 384)
+    + dense(384, 11)
+    + dense(384, 929),
 }
 
 

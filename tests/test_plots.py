@@ -119,12 +119,32 @@ def test_report_writes_the_figures_and_metrics(tmp_path, sample, rng):
     pdf[0] = np.nan
     classes = np.array(["GALAXY", "QSO", "STAR"])[y]
     out_dir = tmp_path / "report"
-    out = plots.report(out_dir, zp, zt, sigma=sigma, pdf=pdf, bins=edges, probs=probs,
-                       y_true=y, labels=["GALAXY", "QSO", "STAR"], snr=rng.uniform(0, 40, zt.size),
-                       classes=classes, meta={"seed": 7})
+    out = plots.report(
+        out_dir,
+        zp,
+        zt,
+        sigma=sigma,
+        pdf=pdf,
+        bins=edges,
+        probs=probs,
+        y_true=y,
+        labels=["GALAXY", "QSO", "STAR"],
+        snr=rng.uniform(0, 40, zt.size),
+        classes=classes,
+        meta={"seed": 7},
+    )
     files = sorted(os.listdir(out_dir))
-    expected = ["confidence.png", "confusion.png", "metrics.json", "nz.png", "pit.png",
-                "pulls.png", "reliability.png", "residuals.png", "z_pred_vs_true.png"]
+    expected = [
+        "confidence.png",
+        "confusion.png",
+        "metrics.json",
+        "nz.png",
+        "pit.png",
+        "pulls.png",
+        "reliability.png",
+        "residuals.png",
+        "z_pred_vs_true.png",
+    ]
     assert files == expected
     assert out["figures"] == [f for f in expected if f.endswith(".png")]
     for f in out["figures"]:
@@ -157,10 +177,21 @@ def test_minimal_report_and_many_classes(tmp_path, rng):
     zp = zt + 0.001 * rng.standard_normal(500)
     slot_true = np.floor((zt - 1.0) / 0.001).astype(int)  # 800 redshift slots
     slot_pred = np.floor((zp - 1.0) / 0.001).astype(int)
-    out = plots.report(tmp_path / "r", zp, zt, y_pred=slot_pred, y_true=slot_true,
-                       confidence=rng.uniform(0.2, 1.0, 500))
-    assert sorted(os.listdir(tmp_path / "r")) == ["confidence.png", "metrics.json", "nz.png",
-                                                 "residuals.png", "z_pred_vs_true.png"]
+    out = plots.report(
+        tmp_path / "r",
+        zp,
+        zt,
+        y_pred=slot_pred,
+        y_true=slot_true,
+        confidence=rng.uniform(0.2, 1.0, 500),
+    )
+    assert sorted(os.listdir(tmp_path / "r")) == [
+        "confidence.png",
+        "metrics.json",
+        "nz.png",
+        "residuals.png",
+        "z_pred_vs_true.png",
+    ]
     assert out["classification"]["accuracy_within_1"] >= out["classification"]["accuracy"]
     assert "per_class" not in out["classification"]  # too many classes for a table
 

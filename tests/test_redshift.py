@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from deepz import _core, grids, redshift
-from deepz.kernels import _redshift_dloglam
 from hypothesis import given
 from hypothesis import strategies as st
 from reference_redshift import edges_from_centres
 from reference_redshift import redshift as redshift_ref
+
+from deepz import _core, grids, redshift
+from deepz.kernels import _redshift_dloglam
 
 H_ALPHA = 6564.61  # Angstrom, vacuum
 SCALES = ["flambda", "fnu", "none"]
@@ -27,15 +28,33 @@ def general_path(templates, rest, index, z, obs, scale="flambda", fill=np.nan, t
     """The compiled kernel with the log-lambda shortcut turned off."""
     mode = {"none": 0, "flambda": 1, "fnu": 2}[scale]
     tmpl = np.atleast_2d(templates)
-    return _core.redshift(tmpl, rest, np.asarray(index, np.int64), np.asarray(z, np.float64),
-                          obs, mode, fill, False, threads)
+    return _core.redshift(
+        tmpl,
+        rest,
+        np.asarray(index, np.int64),
+        np.asarray(z, np.float64),
+        obs,
+        mode,
+        fill,
+        False,
+        threads,
+    )
 
 
 def fast_path(templates, rest, index, z, obs, scale="flambda", fill=np.nan, threads=1):
     mode = {"none": 0, "flambda": 1, "fnu": 2}[scale]
     tmpl = np.atleast_2d(templates)
-    return _core.redshift(tmpl, rest, np.asarray(index, np.int64), np.asarray(z, np.float64),
-                          obs, mode, fill, True, threads)
+    return _core.redshift(
+        tmpl,
+        rest,
+        np.asarray(index, np.int64),
+        np.asarray(z, np.float64),
+        obs,
+        mode,
+        fill,
+        True,
+        threads,
+    )
 
 
 # -- hand-made cases -------------------------------------------------------------------
@@ -66,8 +85,9 @@ def test_z0_same_grid_returns_template_exactly(dtype, rng):
     np.testing.assert_array_equal(got, templates)
     # on a log grid too (the log-lambda sweep)
     rest = log_grid(3600.0, 1e-4, 500)
-    np.testing.assert_array_equal(redshift(templates, rest, [2, 0], 0, rest, scale="none"),
-                                  templates[[2, 0]])
+    np.testing.assert_array_equal(
+        redshift(templates, rest, [2, 0], 0, rest, scale="none"), templates[[2, 0]]
+    )
 
 
 @pytest.mark.parametrize("z", [0.0, 0.137, 0.5, 1.0, 2.71])
@@ -104,8 +124,9 @@ def test_flat_template_stays_flat(dtype, scale, rng):
     assert covered.sum() > 0.5 * got.size
     if scale == "none":
         np.testing.assert_array_equal(got[covered], dtype(2.5))  # exactly, not nearly
-    np.testing.assert_allclose(got[covered], expected[covered], rtol=2e-7 if dtype == np.float32
-                               else 1e-15)
+    np.testing.assert_allclose(
+        got[covered], expected[covered], rtol=2e-7 if dtype == np.float32 else 1e-15
+    )
 
 
 @pytest.mark.parametrize("fill", [np.nan, 0.0, -7.5])
@@ -145,8 +166,9 @@ def test_nan_template_pixels_are_masked_not_spread(dtype, rng):
     # an observed bin that sees only masked pixels gets fill
     got = redshift(template, rest, 0, 0.0, rest, fill=-1.0, scale="none")
     np.testing.assert_array_equal(got[60:63], dtype(-1.0))
-    np.testing.assert_array_equal(np.delete(got, [40, 60, 61, 62]),
-                                  np.delete(template, [40, 60, 61, 62]))
+    np.testing.assert_array_equal(
+        np.delete(got, [40, 60, 61, 62]), np.delete(template, [40, 60, 61, 62])
+    )
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
@@ -173,10 +195,13 @@ def test_scalar_index_and_z_broadcast(rng):
     obs = np.linspace(1200.0, 1800.0, 50)
     templates = rng.uniform(0.0, 1.0, (3, 201))
     z = np.array([0.0, 0.1, 0.2])
-    np.testing.assert_array_equal(redshift(templates, rest, 1, z, obs),
-                                  redshift(templates, rest, [1, 1, 1], z, obs))
-    np.testing.assert_array_equal(redshift(templates, rest, [0, 2], 0.1, obs),
-                                  redshift(templates, rest, [0, 2], [0.1, 0.1], obs))
+    np.testing.assert_array_equal(
+        redshift(templates, rest, 1, z, obs), redshift(templates, rest, [1, 1, 1], z, obs)
+    )
+    np.testing.assert_array_equal(
+        redshift(templates, rest, [0, 2], 0.1, obs),
+        redshift(templates, rest, [0, 2], [0.1, 0.1], obs),
+    )
     single = redshift(templates, rest, 2, 0.1, obs)
     assert single.shape == (50,)
     np.testing.assert_array_equal(single, redshift(templates, rest, [2], [0.1], obs)[0])
@@ -221,8 +246,12 @@ def test_fast_path_equals_general_path(dtype, scale, rng):
     templates = rng.uniform(0.0, 3.0, (6, rest.size)).astype(dtype)
     templates[2, 5000:5010] = np.nan
     index = rng.integers(0, 6, 300)
-    z = np.concatenate([rng.uniform(-0.2, 2.0, 290),
-                        [0.0, 1e-12, -1e-12, 0.5, 1.0, 2.0, 3.0, 10.0, -0.7, 10 ** 1e-4 - 1]])
+    z = np.concatenate(
+        [
+            rng.uniform(-0.2, 2.0, 290),
+            [0.0, 1e-12, -1e-12, 0.5, 1.0, 2.0, 3.0, 10.0, -0.7, 10**1e-4 - 1],
+        ]
+    )
     fast = fast_path(templates, rest, index, z, obs, scale=scale)
     slow = general_path(templates, rest, index, z, obs, scale=scale)
     np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
@@ -250,8 +279,10 @@ def test_fast_flag_on_a_linear_grid_falls_back_to_the_general_path(rng):
     obs = np.arange(2000.0, 8000.0, 1.0)
     templates = rng.uniform(0.0, 1.0, (1, rest.size))
     z = rng.uniform(0.0, 1.0, 20)
-    np.testing.assert_array_equal(fast_path(templates, rest, np.zeros(20), z, obs),
-                                  general_path(templates, rest, np.zeros(20), z, obs))
+    np.testing.assert_array_equal(
+        fast_path(templates, rest, np.zeros(20), z, obs),
+        general_path(templates, rest, np.zeros(20), z, obs),
+    )
 
 
 # -- the window sweep (linear rest grids) ------------------------------------------------
@@ -260,12 +291,21 @@ def test_fast_flag_on_a_linear_grid_falls_back_to_the_general_path(rng):
 # checks that the window held; it must give the general sweep's bits.
 
 
-def window_path(templates, rest, index, z, obs, scale="flambda", fill=np.nan, threads=1,
-                window=1):
+def window_path(templates, rest, index, z, obs, scale="flambda", fill=np.nan, threads=1, window=1):
     mode = {"none": 0, "flambda": 1, "fnu": 2}[scale]
     tmpl = np.atleast_2d(templates)
-    return _core.redshift(tmpl, rest, np.asarray(index, np.int64), np.asarray(z, np.float64),
-                          obs, mode, fill, False, threads, window)
+    return _core.redshift(
+        tmpl,
+        rest,
+        np.asarray(index, np.int64),
+        np.asarray(z, np.float64),
+        obs,
+        mode,
+        fill,
+        False,
+        threads,
+        window,
+    )
 
 
 def _bits(a):
@@ -307,8 +347,9 @@ def test_window_sweep_equals_general_path(isa, scale, dtype, rng):
             slow = general_path(t, rest, index, z, obs, scale=scale)
             for window in (1, 2):  # 2: a 2-pixel window imposed, redone where it misses
                 for threads in (1, 2):
-                    got = window_path(t, rest, index, z, obs, scale=scale, threads=threads,
-                                      window=window)
+                    got = window_path(
+                        t, rest, index, z, obs, scale=scale, threads=threads, window=window
+                    )
                     np.testing.assert_array_equal(_bits(got), _bits(slow))
     finally:
         _core._redshift_isa("auto")
@@ -370,8 +411,12 @@ def problems(draw, loglam=False, linear=False):
     return templates, rest, index, z, obs
 
 
-@given(problem=problems(), scale=st.sampled_from(SCALES), threads=st.sampled_from([1, 2]),
-       single=st.booleans())
+@given(
+    problem=problems(),
+    scale=st.sampled_from(SCALES),
+    threads=st.sampled_from([1, 2]),
+    single=st.booleans(),
+)
 def test_hypothesis_vs_reference(problem, scale, threads, single):
     templates, rest, index, z, obs = problem
     for dtype in (np.float32, np.float64):
@@ -383,8 +428,9 @@ def test_hypothesis_vs_reference(problem, scale, threads, single):
         np.testing.assert_allclose(got, want, **tol(dtype))
 
 
-@given(problem=problems(linear=True), scale=st.sampled_from(SCALES),
-       threads=st.sampled_from([1, 2]))
+@given(
+    problem=problems(linear=True), scale=st.sampled_from(SCALES), threads=st.sampled_from([1, 2])
+)
 def test_hypothesis_linear_vs_reference_and_general_path(problem, scale, threads):
     templates, rest, index, z, obs = problem
     z = z - 0.5  # blueshifts too: wider windows
@@ -394,8 +440,9 @@ def test_hypothesis_linear_vs_reference_and_general_path(problem, scale, threads
         want = redshift_ref(t, rest, index, z, obs, scale=scale)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
         np.testing.assert_allclose(got, want, **tol(dtype))
-        np.testing.assert_array_equal(_bits(got), _bits(general_path(t, rest, index, z, obs,
-                                                                     scale=scale)))
+        np.testing.assert_array_equal(
+            _bits(got), _bits(general_path(t, rest, index, z, obs, scale=scale))
+        )
 
 
 @given(problem=problems(loglam=True), scale=st.sampled_from(SCALES))
@@ -445,8 +492,13 @@ def test_euclid_halpha_lands_in_its_pixel(dtype, rng):
 @pytest.fixture
 def good():
     rest = np.linspace(1000.0, 2000.0, 101)
-    return {"templates": np.ones((3, 101)), "rest_wave": rest, "index": [0, 2],
-            "z": [0.1, 0.2], "obs_wave": np.linspace(1200.0, 1800.0, 40)}
+    return {
+        "templates": np.ones((3, 101)),
+        "rest_wave": rest,
+        "index": [0, 2],
+        "z": [0.1, 0.2],
+        "obs_wave": np.linspace(1200.0, 1800.0, 40),
+    }
 
 
 def call(good, **change):
@@ -562,8 +614,10 @@ def test_threads_zero(good):
 def test_core_rechecks_shapes():
     rest = np.linspace(1000.0, 2000.0, 11)
     with pytest.raises(ValueError, match="index"):
-        _core.redshift(np.ones((1, 11)), rest, np.array([1]), np.array([0.0]), rest, 1,
-                       np.nan, False, 1)
+        _core.redshift(
+            np.ones((1, 11)), rest, np.array([1]), np.array([0.0]), rest, 1, np.nan, False, 1
+        )
     with pytest.raises(ValueError, match="rest_wave"):
-        _core.redshift(np.ones((1, 10)), rest, np.array([0]), np.array([0.0]), rest, 1,
-                       np.nan, False, 1)
+        _core.redshift(
+            np.ones((1, 10)), rest, np.array([0]), np.array([0.0]), rest, 1, np.nan, False, 1
+        )

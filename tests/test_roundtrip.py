@@ -53,7 +53,7 @@ def trip(tmp_path_factory):
     d = tmp_path_factory.mktemp("roundtrip")
     obs = sdss(n_galaxies=8, n_stars=4, n_qsos=4, pilot_n=50)
     sim = obs.simulate(N, seed=SEED)
-    flux = np.ascontiguousarray(sim.physical_flux)                        # (N, P) float32
+    flux = np.ascontiguousarray(sim.physical_flux)  # (N, P) float32
     ivar = (sim.ivar / sim.norm[:, None] ** 2).astype(flux.dtype)
     rng = np.random.default_rng(SEED)
     and_mask = np.zeros(flux.shape, np.int32)
@@ -63,7 +63,7 @@ def trip(tmp_path_factory):
         flux[i, px] = 50.0 * np.abs(flux[i]).max() + 1.0
     nan_row, nan_px = 1, rng.choice(np.flatnonzero(ivar[1] > 0), 3, replace=False)
     ivar_file = ivar.copy()  # the file: and_mask set, ivar > 0; NaN flux, ivar > 0
-    ivar = np.where(and_mask != 0, 0, ivar).astype(flux.dtype)           # what the arrays say
+    ivar = np.where(and_mask != 0, 0, ivar).astype(flux.dtype)  # what the arrays say
     ivar[nan_row, nan_px] = 0
 
     plate, mjd, fiber = 3000 + np.arange(N) // 10, 55000 + np.arange(N) // 10, 1 + np.arange(N)
@@ -76,29 +76,76 @@ def trip(tmp_path_factory):
         f = flux[i].copy()
         if i == nan_row:
             f[nan_px] = np.nan
-        cols = {"loglam": loglam, "flux": f, "ivar": ivar_file[i], "and_mask": and_mask[i],
-                "or_mask": and_mask[i]}
+        cols = {
+            "loglam": loglam,
+            "flux": f,
+            "ivar": ivar_file[i],
+            "and_mask": and_mask[i],
+            "or_mask": and_mask[i],
+        }
         cls, _, sub = sim.subclass_names[sim.subclass[i]].partition(":")
         assert cls == sim.class_names[sim.label[i]]
         name = spec_dir / f"spec-{plate[i]:04d}-{mjd[i]}-{fiber[i]:04d}.fits"
-        paths.append(write_sdss(name, int(plate[i]), int(mjd[i]), int(fiber[i]), cols,
-                                specobj={"Z": sim.z[i], "CLASS": cls, "SUBCLASS": sub}))
+        paths.append(
+            write_sdss(
+                name,
+                int(plate[i]),
+                int(mjd[i]),
+                int(fiber[i]),
+                cols,
+                specobj={"Z": sim.z[i], "CLASS": cls, "SUBCLASS": sub},
+            )
+        )
 
     # a small pdf network on the SDSS grid, random weights (equality is what is tested)
     torch.manual_seed(SEED)
-    net = models.create("euclid_cnn", input_length=sim.wave.size, n_classes=40, z_min=-0.05,
-                        z_max=3.95, n_conv=1, n_filters=4)
-    model = save(net, d / "model.pt", build_meta(net, sim.wave, normalisation={"kind": "max"},
-                                                 training={"seed": SEED}))
+    net = models.create(
+        "euclid_cnn",
+        input_length=sim.wave.size,
+        n_classes=40,
+        z_min=-0.05,
+        z_max=3.95,
+        n_conv=1,
+        n_filters=4,
+    )
+    model = save(
+        net,
+        d / "model.pt",
+        build_meta(net, sim.wave, normalisation={"kind": "max"}, training={"seed": SEED}),
+    )
     zcat = d / "zcat.fits"
-    assert main(["predict", "--model", model, str(spec_dir), "--out", str(zcat), "--pdf",
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                model,
+                str(spec_dir),
+                "--out",
+                str(zcat),
+                "--pdf",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
 
     predictor = load(model, device="cpu")
     direct = predictor.predict(flux, wave=sim.wave, ivar=ivar, targetid=tid, keep_pdf=True)
-    return {"dir": d, "sim": sim, "flux": flux, "ivar": ivar, "ivar_file": ivar_file,
-            "tid": tid, "paths": paths, "spec_dir": spec_dir, "zcat": zcat,
-            "predictor": predictor, "direct": direct}
+    return {
+        "dir": d,
+        "sim": sim,
+        "flux": flux,
+        "ivar": ivar,
+        "ivar_file": ivar_file,
+        "tid": tid,
+        "paths": paths,
+        "spec_dir": spec_dir,
+        "zcat": zcat,
+        "predictor": predictor,
+        "direct": direct,
+    }
 
 
 def _slots(predictor, z):
@@ -128,7 +175,7 @@ def test_reader_sees_what_was_written(trip):
     assert batch.wave.shape == sim.wave.shape
     np.testing.assert_allclose(batch.wave, sim.wave, rtol=1e-13, atol=0)
     np.testing.assert_array_equal(batch.targetid, trip["tid"])
-    np.testing.assert_array_equal(batch.ivar, trip["ivar"])       # and_mask and NaN -> ivar 0
+    np.testing.assert_array_equal(batch.ivar, trip["ivar"])  # and_mask and NaN -> ivar 0
     good = trip["ivar"] > 0
     np.testing.assert_array_equal(batch.flux[good], trip["flux"][good])
     np.testing.assert_array_equal(batch.meta["Z_CAT"], sim.z.astype(np.float32))
@@ -143,8 +190,21 @@ def test_catalogue_equals_direct_prediction(trip):
     assert list(cat["SOURCE"]) == trip["paths"]
     np.testing.assert_array_equal(cat["Z_CAT"], trip["sim"].z.astype(np.float32))
     assert cat["Z"].dtype == np.float64
-    for col in ("Z", "ZERR", "ZWARN", "DELTACHI2", "Z_MEAN", "Z_LO68", "Z_HI68", "CONFIDENCE",
-                "PEAK_PROB", "Z_CLASS", "Z_PDF", "COVERAGE", "MASKED_FRAC"):
+    for col in (
+        "Z",
+        "ZERR",
+        "ZWARN",
+        "DELTACHI2",
+        "Z_MEAN",
+        "Z_LO68",
+        "Z_HI68",
+        "CONFIDENCE",
+        "PEAK_PROB",
+        "Z_CLASS",
+        "Z_PDF",
+        "COVERAGE",
+        "MASKED_FRAC",
+    ):
         np.testing.assert_array_equal(np.asarray(cat[col]), np.asarray(direct[col]), err_msg=col)
     assert list(cat["SPECTYPE"]) == list(direct["SPECTYPE"])
     assert len(np.unique(cat["Z"])) > 3  # the random network does tell the spectra apart
@@ -159,15 +219,20 @@ def test_evaluate_with_a_truth_table_equals_direct_metrics(trip, direct_metrics)
     truth = io.make_catalog(trip["tid"][perm], sim.z[perm].astype(np.float32))
     truth.rename_column("Z", "Z_TRUE")
     write_catalog(d / "truth.fits", truth)
-    assert main(["evaluate", str(trip["zcat"]), str(d / "truth.fits"),
-                 "--out", str(d / "report_table")]) == 0
+    assert (
+        main(
+            ["evaluate", str(trip["zcat"]), str(d / "truth.fits"), "--out", str(d / "report_table")]
+        )
+        == 0
+    )
     got = _metrics(d / "report_table")
     assert {"redshift", "nz", "pdf", "classification"} <= set(got)
     assert got == direct_metrics
 
 
-def test_evaluate_with_the_files_specobj_redshifts_equals_direct_metrics(trip, direct_metrics,
-                                                                          capsys):
+def test_evaluate_with_the_files_specobj_redshifts_equals_direct_metrics(
+    trip, direct_metrics, capsys
+):
     # no TRUTH: the catalogue's Z_CAT (SPECOBJ Z, float32 as in SDSS) is the truth
     out = trip["dir"] / "report_specobj"
     assert main(["evaluate", str(trip["zcat"]), "--out", str(out)]) == 0
@@ -179,8 +244,9 @@ def test_evaluate_with_the_files_specobj_redshifts_equals_direct_metrics(trip, d
 def test_the_and_mask_matters(trip):
     """The negative control: ignoring the and_mask would change the prediction and metrics."""
     sim, predictor = trip["sim"], trip["predictor"]
-    unmasked = predictor.predict(trip["flux"], wave=sim.wave, ivar=trip["ivar_file"],
-                                 targetid=trip["tid"], keep_pdf=True)
+    unmasked = predictor.predict(
+        trip["flux"], wave=sim.wave, ivar=trip["ivar_file"], targetid=trip["tid"], keep_pdf=True
+    )
     direct = trip["direct"]
     flagged = np.arange(0, N, 3)
     assert not np.array_equal(unmasked["Z_PDF"][flagged], direct["Z_PDF"][flagged])
@@ -188,5 +254,4 @@ def test_the_and_mask_matters(trip):
     from deepz.metrics import crps
 
     bins = np.asarray(direct.meta["Z_BINS"])
-    assert crps(unmasked["Z_PDF"], bins, sim.z).mean() != crps(direct["Z_PDF"], bins,
-                                                                sim.z).mean()
+    assert crps(unmasked["Z_PDF"], bins, sim.z).mean() != crps(direct["Z_PDF"], bins, sim.z).mean()

@@ -13,12 +13,19 @@ SMALL = {"n_galaxies": 40, "n_stars": 6, "n_qsos": 6, "pilot_n": 50}
 
 @pytest.fixture(scope="module")
 def mix():
-    return simulate.mixture([
-        {"preset": "sdss", "grid": "optical", **SMALL},
-        {"preset": "sdss", "name": "lowres", "grid": "optical",
-         "arms": [{"name": "lo", "grid": "boss", "resolution": 1000.0}], **SMALL},
-        {"preset": "desi", "grid": "optical", **SMALL},
-    ])
+    return simulate.mixture(
+        [
+            {"preset": "sdss", "grid": "optical", **SMALL},
+            {
+                "preset": "sdss",
+                "name": "lowres",
+                "grid": "optical",
+                "arms": [{"name": "lo", "grid": "boss", "resolution": 1000.0}],
+                **SMALL,
+            },
+            {"preset": "desi", "grid": "optical", **SMALL},
+        ]
+    )
 
 
 def test_sample_i_is_sample_i_div_m_of_observer_i_mod_m(mix):
@@ -42,8 +49,9 @@ def test_batch_split_invariance(mix, split):
     parts = [mix.simulate(min(split, 11 - a), seed=3, offset=a) for a in range(0, 11, split)]
     np.testing.assert_array_equal(np.concatenate([p.flux for p in parts]), whole.flux)
     np.testing.assert_array_equal(np.concatenate([p.z for p in parts]), whole.z)
-    np.testing.assert_array_equal(np.concatenate([p.extra["observer"] for p in parts]),
-                                  whole.extra["observer"])
+    np.testing.assert_array_equal(
+        np.concatenate([p.extra["observer"] for p in parts]), whole.extra["observer"]
+    )
 
 
 def test_batch_fields(mix):

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 
-import deepz.templates as T
 import numpy as np
 import pytest
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
+
+import deepz.templates as T
 from deepz import kernels
 from deepz.templates import loaders
 from deepz.templates.library import TemplateLibrary, concatenate, d4000, distance_scale

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import deepz.templates as T
 import numpy as np
 import pytest
+
+import deepz.templates as T
 from deepz import lines
 from deepz.templates import _common as cm
 from deepz.templates.galaxies import doublet_ratio, kauffmann03, kewley01

@@ -44,4 +44,3 @@ def test_bad_env(monkeypatch):
 
 def test_version_is_exposed():
     assert deepz.__version__ == deepz._core.__version__
-

@@ -18,6 +18,7 @@ def test_float_array_refuses_integers():
 
 def test_wave_grid_flips_decreasing_and_names_the_bad_pixel():
     w, dec = wave_grid("wave", [3.0, 2.0, 1.0])
-    assert dec and w.tolist() == [[1.0, 2.0, 3.0]]
+    assert dec
+    assert w.tolist() == [[1.0, 2.0, 3.0]]
     with pytest.raises(ValueError, match=r"wave\[0, 2\]"):
         wave_grid("wave", [1.0, 2.0, 2.0])

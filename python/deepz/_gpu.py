@@ -202,8 +202,9 @@ class Grid:
     decreasing.
     """
 
-    def __init__(self, name: str, value: Any, batch: Batch, n_spectra: int | None = None,
-                 min_pixels: int = 2):
+    def __init__(
+        self, name: str, value: Any, batch: Batch, n_spectra: int | None = None, min_pixels: int = 2
+    ):
         self.name, self._value, self._n_spectra, self._min = name, value, n_spectra, min_pixels
         if dtype(value).kind not in "iuf":
             raise TypeError(

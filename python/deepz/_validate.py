@@ -72,8 +72,7 @@ def wave_grid(name: str, value, n_spectra: int | None = None, min_pixels: int = 
         raise ValueError(f"{name} is empty: shape {_shape(arr)}")
     if n_spectra is not None and arr.shape[0] not in (1, n_spectra):
         raise ValueError(
-            f"{name} must have shape (M,) or ({n_spectra}, M) to match the batch, "
-            f"got {_shape(arr)}"
+            f"{name} must have shape (M,) or ({n_spectra}, M) to match the batch, got {_shape(arr)}"
         )
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]

@@ -188,8 +188,9 @@ class Baseline:
         self._check_fitted()
         x = _features("X", X)
         if x.shape[1] != self._n_features:
-            raise ValueError(f"X has {x.shape[1]} features but the model was fitted on "
-                             f"{self._n_features}")
+            raise ValueError(
+                f"X has {x.shape[1]} features but the model was fitted on {self._n_features}"
+            )
         return x
 
     def predict(self, X) -> np.ndarray:
@@ -244,8 +245,13 @@ class Baseline:
         return self.estimator.predict_proba(self._check_x(X))
 
 
-def knn(task: str = "classify", n_neighbors: int = 1, metric: str = "chebyshev",
-        n_jobs: int | None = None, **params) -> Baseline:
+def knn(
+    task: str = "classify",
+    n_neighbors: int = 1,
+    metric: str = "chebyshev",
+    n_jobs: int | None = None,
+    **params,
+) -> Baseline:
     """k-nearest-neighbours baseline: k = 1 with the Chebyshev (L-infinity) distance.
 
     Stivaktakis et al. 2019 found the Chebyshev metric the best of the kNN
@@ -274,12 +280,18 @@ def knn(task: str = "classify", n_neighbors: int = 1, metric: str = "chebyshev",
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
     cls = KNeighborsClassifier if task == "classify" else KNeighborsRegressor
-    return Baseline("knn", task, cls(n_neighbors=n_neighbors, metric=metric, n_jobs=n_jobs,
-                                     **params))
+    return Baseline(
+        "knn", task, cls(n_neighbors=n_neighbors, metric=metric, n_jobs=n_jobs, **params)
+    )
 
 
-def random_forest(task: str = "classify", n_estimators: int = 100, random_state: int = 0,
-                  n_jobs: int | None = None, **params) -> Baseline:
+def random_forest(
+    task: str = "classify",
+    n_estimators: int = 100,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    **params,
+) -> Baseline:
     """Random-forest baseline of 100 trees (Stivaktakis et al. 2019), seeded.
 
     Parameters
@@ -304,13 +316,21 @@ def random_forest(task: str = "classify", n_estimators: int = 100, random_state:
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     cls = RandomForestClassifier if task == "classify" else RandomForestRegressor
-    return Baseline("random_forest", task, cls(n_estimators=n_estimators,
-                                               random_state=random_state, n_jobs=n_jobs,
-                                               **params))
+    return Baseline(
+        "random_forest",
+        task,
+        cls(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs, **params),
+    )
 
 
-def svm(task: str = "classify", C: float = 1.0, gamma: str | float = "scale",  # noqa: N803
-        probability: bool = False, random_state: int = 0, **params) -> Baseline:
+def svm(
+    task: str = "classify",
+    C: float = 1.0,
+    gamma: str | float = "scale",  # noqa: N803
+    probability: bool = False,
+    random_state: int = 0,
+    **params,
+) -> Baseline:
     """RBF support-vector-machine baseline (Stivaktakis et al. 2019).
 
     The classifier is scikit-learn's ``SVC`` (one-vs-one over classes: with
@@ -586,8 +606,10 @@ def template_fit(
     if was_1d:
         f = f[None, :]
     if f.ndim != 2 or f.shape[1] != w_obs.size or f.shape[0] == 0:
-        raise ValueError(f"flux must have shape ({w_obs.size},) or (N, {w_obs.size}) to match "
-                         f"wave, got {_shape(np.asarray(flux))}")
+        raise ValueError(
+            f"flux must have shape ({w_obs.size},) or (N, {w_obs.size}) to match "
+            f"wave, got {_shape(np.asarray(flux))}"
+        )
     if ivar is None:
         iv = np.ones_like(f)
     else:
@@ -603,8 +625,9 @@ def template_fit(
     f[bad] = 0.0
     npix = (iv > 0).sum(axis=1)
     if np.any(npix == 0):
-        raise ValueError(f"flux: spectrum {int(np.flatnonzero(npix == 0)[0])} has no pixel "
-                         "with ivar > 0")
+        raise ValueError(
+            f"flux: spectrum {int(np.flatnonzero(npix == 0)[0])} has no pixel with ivar > 0"
+        )
     rw = _grid("rest_wave", rest_wave, min_size=2)
     try:
         t = np.asarray(templates, dtype=np.float64)
@@ -613,8 +636,10 @@ def template_fit(
     if t.ndim == 1:
         t = t[None, :]
     if t.ndim != 2 or t.shape[1] != rw.size or t.shape[0] == 0:
-        raise ValueError(f"templates must have shape ({rw.size},) or (K, {rw.size}) to match "
-                         f"rest_wave, got {_shape(np.asarray(templates))}")
+        raise ValueError(
+            f"templates must have shape ({rw.size},) or (K, {rw.size}) to match "
+            f"rest_wave, got {_shape(np.asarray(templates))}"
+        )
     if not np.all(np.isfinite(t)):
         raise ValueError("templates must be finite")
     zg = _grid("z_grid", z_grid, min_size=1)
@@ -638,14 +663,18 @@ def template_fit(
     best_t = np.empty((n, nz), dtype=np.int64)
     best_a = np.empty((n, nz))
     for s in range(0, nz, int(z_chunk)):
-        zc = zg[s:s + int(z_chunk)]
+        zc = zg[s : s + int(z_chunk)]
         # rest-frame edges of every observed pixel at every z: (Zc, M+1)
         x = obs_edges[None, :] / (1.0 + zc[:, None])
         width = np.diff(x, axis=1)  # (Zc, M)
         xf = x.ravel()
         # mean of each template over each pixel's rest interval, from its cumulative integral
-        model = np.stack([np.diff(np.interp(xf, rest_edges, ck).reshape(zc.size, -1), axis=1)
-                          / width for ck in cum])  # (K, Zc, M)
+        model = np.stack(
+            [
+                np.diff(np.interp(xf, rest_edges, ck).reshape(zc.size, -1), axis=1) / width
+                for ck in cum
+            ]
+        )  # (K, Zc, M)
         model = model.transpose(1, 0, 2).reshape(-1, w_obs.size)  # (Zc*K, M)
         ft = wf @ model.T  # (N, Zc*K)
         tt = iv @ (model * model).T
@@ -659,9 +688,9 @@ def template_fit(
         c2 = c2.reshape(n, zc.size, k)
         a = a.reshape(n, zc.size, k)
         j = np.argmin(c2, axis=2)  # (N, Zc)
-        chi2[:, s:s + zc.size] = np.take_along_axis(c2, j[..., None], axis=2)[..., 0]
-        best_t[:, s:s + zc.size] = j
-        best_a[:, s:s + zc.size] = np.take_along_axis(a, j[..., None], axis=2)[..., 0]
+        chi2[:, s : s + zc.size] = np.take_along_axis(c2, j[..., None], axis=2)[..., 0]
+        best_t[:, s : s + zc.size] = j
+        best_a[:, s : s + zc.size] = np.take_along_axis(a, j[..., None], axis=2)[..., 0]
 
     rows = np.arange(n)
     i = np.argmin(chi2, axis=1)
@@ -680,9 +709,13 @@ def template_fit(
         return v[0] if was_1d else v
 
     return TemplateFit(
-        z=shape_out(z_best), z_grid_best=shape_out(z_best_grid), chi2_min=shape_out(chi2_min),
-        template=shape_out(best_t[rows, i]), amplitude=shape_out(best_a[rows, i]),
-        deltachi2=shape_out(deltachi2), chi2=shape_out(chi2), z_grid=zg,
+        z=shape_out(z_best),
+        z_grid_best=shape_out(z_best_grid),
+        chi2_min=shape_out(chi2_min),
+        template=shape_out(best_t[rows, i]),
+        amplitude=shape_out(best_a[rows, i]),
+        deltachi2=shape_out(deltachi2),
+        chi2=shape_out(chi2),
+        z_grid=zg,
         npix=shape_out(npix),
     )
-

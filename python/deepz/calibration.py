@@ -75,8 +75,9 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     if logits.ndim != 2 or labels.shape != (logits.shape[0],):
-        raise ValueError(f"logits (N, K) and labels (N,) expected, got {logits.shape} and "
-                         f"{labels.shape}")
+        raise ValueError(
+            f"logits (N, K) and labels (N,) expected, got {logits.shape} and {labels.shape}"
+        )
     if labels.min() < 0 or labels.max() >= logits.shape[1]:
         raise ValueError(f"labels must be in [0, {logits.shape[1]})")
     picked = logits[np.arange(labels.size), labels]
@@ -159,7 +160,7 @@ def _logits(pred, batches):
         x, _ = pred.prepare(b.flux * norm, wave=b.wave, ivar=b.ivar / norm**2)
         with torch.inference_mode():
             for i in range(0, x.shape[0], 1024):
-                a, c = pred.model(torch.from_numpy(x[i:i + 1024]))
+                a, c = pred.model(torch.from_numpy(x[i : i + 1024]))
                 cls.append(a.double().numpy())
                 zl.append(c.double().numpy())
         sub.append(b.subclass)
@@ -181,8 +182,10 @@ def score_table(cat, snr_bins: Sequence[float] = SNR_BINS) -> list[dict[str, Any
     snr = np.asarray(cat["SNR_TRUE"], dtype=np.float64)
     rows = []
     edges = list(snr_bins)
-    ranges = [(f"{lo:g}-{hi:g}" if math.isfinite(hi) else f">={lo:g}", lo, hi)
-              for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    ranges = [
+        (f"{lo:g}-{hi:g}" if math.isfinite(hi) else f">={lo:g}", lo, hi)
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
     ranges += [("S/N>=3", 3.0, math.inf), ("all", -math.inf, math.inf)]
     for c in sorted(set(cls_true)):
         for label, lo, hi in ranges:
@@ -190,27 +193,42 @@ def score_table(cat, snr_bins: Sequence[float] = SNR_BINS) -> list[dict[str, Any
             if not m.any():
                 continue
             d = dz[m]
-            rows.append({
-                "class": c, "snr": label, "n": int(m.sum()),
-                "catastrophic": float(np.mean(np.abs(d) > CATASTROPHIC)),
-                "sigma_mad": float(1.4826 * np.median(np.abs(d - np.median(d)))),
-                "class_accuracy": float(np.mean(cls_pred[m] == c)),
-            })
+            rows.append(
+                {
+                    "class": c,
+                    "snr": label,
+                    "n": int(m.sum()),
+                    "catastrophic": float(np.mean(np.abs(d) > CATASTROPHIC)),
+                    "sigma_mad": float(1.4826 * np.median(np.abs(d - np.median(d)))),
+                    "class_accuracy": float(np.mean(cls_pred[m] == c)),
+                }
+            )
     return rows
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| class | S/N per pixel | N | catastrophic | sigma_MAD | class accuracy |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| class | S/N per pixel | N | catastrophic | sigma_MAD | class accuracy |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['class']} | {r['snr']} | {r['n']} | {100 * r['catastrophic']:.2f} % "
-                     f"| {r['sigma_mad']:.5f} | {100 * r['class_accuracy']:.2f} % |")
+        lines.append(
+            f"| {r['class']} | {r['snr']} | {r['n']} | {100 * r['catastrophic']:.2f} % "
+            f"| {r['sigma_mad']:.5f} | {100 * r['class_accuracy']:.2f} % |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def calibrate_and_evaluate(net, meta: Mapping[str, Any], config: Mapping[str, Any], out_dir,
-                           *, progress: bool = True, fmt: str = "torchscript",
-                           min_coverage: float = 0.75) -> dict[str, Any]:
+def calibrate_and_evaluate(
+    net,
+    meta: Mapping[str, Any],
+    config: Mapping[str, Any],
+    out_dir,
+    *,
+    progress: bool = True,
+    fmt: str = "torchscript",
+    min_coverage: float = 0.75,
+) -> dict[str, Any]:
     """Calibrate a trained spectro network, save it, evaluate it (see the module notes).
 
     Parameters
@@ -260,23 +278,38 @@ def calibrate_and_evaluate(net, meta: Mapping[str, Any], config: Mapping[str, An
     edges = np.asarray(meta["z_edges"], dtype=np.float64)
     kz = np.clip(np.searchsorted(edges, z, side="right") - 1, 0, edges.size - 2)
     t_z = fit_temperature(lz, kz)
-    calib: dict[str, Any] = {"class_temperature": t_cls, "z_temperature": t_z,
-                             "class_ambiguous": 0.8, "low_snr": 2.0,
-                             "zerr_scale": 1.0, "zerr_lines_scale": 1.0}
+    calib: dict[str, Any] = {
+        "class_temperature": t_cls,
+        "z_temperature": t_z,
+        "class_ambiguous": 0.8,
+        "low_snr": 2.0,
+        "zerr_scale": 1.0,
+        "zerr_lines_scale": 1.0,
+    }
     meta["calibration"] = calib
     pred = Predictor(net, meta, device="cpu")
     cat = _predict(pred, cal)
     dz = np.asarray(cat["Z"], dtype=np.float64) - np.asarray(cat["Z_TRUE"], dtype=np.float64)
     lines = np.isfinite(np.asarray(cat["Z_LINES"], dtype=np.float64)) & (
-        np.asarray(cat["Z"]) == np.asarray(cat["Z_LINES"]))
+        np.asarray(cat["Z"]) == np.asarray(cat["Z_LINES"])
+    )
     zerr = np.asarray(cat["ZERR"], dtype=np.float64)
     calib["zerr_scale"] = fit_zerr_scale(dz[~lines], zerr[~lines])
     calib["zerr_lines_scale"] = fit_zerr_scale(dz[lines], zerr[lines]) if lines.any() else 1.0
-    calib.update(n_calibration=len(cat), calibration_seed=int(ccfg.get("seed", 7001)),
-                 calibration_template_seed=int(ccfg.get("template_seed", 2)),
-                 n_line_redshifts=int(lines.sum()))
-    log.info("calibration: T_class %.3f, T_z %.3f, zerr x %.3f (PDF), x %.3f (lines, %d)",
-             t_cls, t_z, calib["zerr_scale"], calib["zerr_lines_scale"], int(lines.sum()))
+    calib.update(
+        n_calibration=len(cat),
+        calibration_seed=int(ccfg.get("seed", 7001)),
+        calibration_template_seed=int(ccfg.get("template_seed", 2)),
+        n_line_redshifts=int(lines.sum()),
+    )
+    log.info(
+        "calibration: T_class %.3f, T_z %.3f, zerr x %.3f (PDF), x %.3f (lines, %d)",
+        t_cls,
+        t_z,
+        calib["zerr_scale"],
+        calib["zerr_lines_scale"],
+        int(lines.sum()),
+    )
     meta["calibration"] = calib
     model_path = save(net, out / "model.pt", meta, fmt=fmt)
     # held-out evaluation
@@ -284,26 +317,34 @@ def calibrate_and_evaluate(net, meta: Mapping[str, Any], config: Mapping[str, An
     ev_obs = native_observers(config["observer"], int(ecfg.get("template_seed", 1)))
     ev = simulate_native(ev_obs, int(ecfg.get("n", 20000)), int(ecfg.get("seed", 7002)))
     cat = _predict(pred, ev)
-    write_catalog(out / "predictions.fits", cat, seed=int(config.get("seed", 0)),
-                  overwrite=True)
+    write_catalog(out / "predictions.fits", cat, seed=int(config.get("seed", 0)), overwrite=True)
     rows = score_table(cat)
     (out / "tables.md").write_text(_markdown(rows))
     classes = sorted({c.split(":")[0] for c in meta["class_names"]})
     probs = np.stack([np.asarray(cat[f"P_{c}"], dtype=np.float64) for c in classes], axis=1)
     y_true = np.array([classes.index(c) for c in np.asarray(cat["CLASS_TRUE"]).astype(str)])
     metrics = plots.report(
-        out / "report", np.asarray(cat["Z"], dtype=np.float64),
+        out / "report",
+        np.asarray(cat["Z"], dtype=np.float64),
         np.asarray(cat["Z_TRUE"], dtype=np.float64),
         sigma=np.asarray(cat["ZERR"], dtype=np.float64),
-        pdf=np.asarray(cat["Z_PDF"], dtype=np.float64), bins=np.asarray(meta["z_edges"]),
-        probs=probs, y_true=y_true, labels=list(range(len(classes))),
-        snr=np.asarray(cat["SNR_TRUE"], dtype=np.float64), snr_bins=SNR_BINS,
+        pdf=np.asarray(cat["Z_PDF"], dtype=np.float64),
+        bins=np.asarray(meta["z_edges"]),
+        probs=probs,
+        y_true=y_true,
+        labels=list(range(len(classes))),
+        snr=np.asarray(cat["SNR_TRUE"], dtype=np.float64),
+        snr_bins=SNR_BINS,
         classes=np.asarray(cat["CLASS_TRUE"]).astype(str),
         catastrophic_threshold=CATASTROPHIC,
-        meta={"model": meta["model"]["name"], "seed": config.get("seed"),
-              "eval_seed": int(ecfg.get("seed", 7002)),
-              "eval_template_seed": int(ecfg.get("template_seed", 1)), "n_eval": len(cat),
-              "class_names": classes},
+        meta={
+            "model": meta["model"]["name"],
+            "seed": config.get("seed"),
+            "eval_seed": int(ecfg.get("seed", 7002)),
+            "eval_template_seed": int(ecfg.get("template_seed", 1)),
+            "n_eval": len(cat),
+            "class_names": classes,
+        },
         overwrite=True,
     )
     metrics["tables"] = rows

@@ -70,25 +70,53 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
         "a gallery of example figures. Example: deepz simulate --survey euclid --n 400000 "
         "--noise --out train.h5",
     )
-    p.add_argument("--survey", default="euclid", choices=[*OBSERVERS, "all"],
-                   help="observer preset (default euclid; 'all' only with --plot)")
+    p.add_argument(
+        "--survey",
+        default="euclid",
+        choices=[*OBSERVERS, "all"],
+        help="observer preset (default euclid; 'all' only with --plot)",
+    )
     p.add_argument("--n", type=int, default=None, help="number of samples to write (with --out)")
     p.add_argument("--out", default=None, help="output HDF5 file")
-    p.add_argument("--seed", type=int, default=None,
-                   help="seed of the run (default: a fresh random one, printed and stored)")
-    p.add_argument("--offset", type=int, default=0,
-                   help="global index of the first sample (default 0)")
-    p.add_argument("--noise", action=argparse.BooleanOptionalAction, default=None,
-                   help="add the survey noise (default: the observer's, clean for euclid)")
-    p.add_argument("--merge", type=int, default=None,
-                   help="euclid: merge k pixels into one (2, 4, 8 -> 900, 450, 225 bins)")
-    p.add_argument("--z-bin", type=float, default=None,
-                   help="euclid: width of a redshift slot (0.001 -> 800 slots, 0.0005 -> 1600)")
-    p.add_argument("--norm", default=None, choices=["none", "xmax", "max", "l2"],
-                   help="normalisation (default: the observer's)")
-    p.add_argument("--templates", type=int, default=None,
-                   help="galaxy templates in the built-in library (euclid: n_templates; others: "
-                   "n_galaxies)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the run (default: a fresh random one, printed and stored)",
+    )
+    p.add_argument(
+        "--offset", type=int, default=0, help="global index of the first sample (default 0)"
+    )
+    p.add_argument(
+        "--noise",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add the survey noise (default: the observer's, clean for euclid)",
+    )
+    p.add_argument(
+        "--merge",
+        type=int,
+        default=None,
+        help="euclid: merge k pixels into one (2, 4, 8 -> 900, 450, 225 bins)",
+    )
+    p.add_argument(
+        "--z-bin",
+        type=float,
+        default=None,
+        help="euclid: width of a redshift slot (0.001 -> 800 slots, 0.0005 -> 1600)",
+    )
+    p.add_argument(
+        "--norm",
+        default=None,
+        choices=["none", "xmax", "max", "l2"],
+        help="normalisation (default: the observer's)",
+    )
+    p.add_argument(
+        "--templates",
+        type=int,
+        default=None,
+        help="galaxy templates in the built-in library (euclid: n_templates; others: n_galaxies)",
+    )
     p.add_argument(
         "--chunk",
         type=int,
@@ -96,11 +124,19 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
         help="samples per write (default 10000, fewer for very long spectra)",
     )
     p.add_argument("--float64", action="store_true", help="store float64 instead of float32")
-    p.add_argument("--compression", default=None, choices=["gzip", "lzf"],
-                   help="HDF5 compression of flux and ivar (default none)")
+    p.add_argument(
+        "--compression",
+        default=None,
+        choices=["gzip", "lzf"],
+        help="HDF5 compression of flux and ivar (default none)",
+    )
     p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
-    p.add_argument("--plot", default=None, metavar="DIR",
-                   help="write the figure gallery (PNG) of the survey (or of all) into DIR")
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="DIR",
+        help="write the figure gallery (PNG) of the survey (or of all) into DIR",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_simulate)
 
@@ -152,9 +188,16 @@ def _run_simulate(args: argparse.Namespace) -> int:
         if args.out is not None:
             obs = observers[args.survey]
             path = write_hdf5(
-                args.out, obs, args.n, seed, offset=args.offset, chunk=args.chunk,
-                progress=not args.no_progress, compression=args.compression,
-                dtype="float64" if args.float64 else "float32", threads=args.threads,
+                args.out,
+                obs,
+                args.n,
+                seed,
+                offset=args.offset,
+                chunk=args.chunk,
+                progress=not args.no_progress,
+                compression=args.compression,
+                dtype="float64" if args.float64 else "float32",
+                threads=args.threads,
             )
             print(f"wrote {args.n} {args.survey} samples to {path}")
         if args.plot is not None:
@@ -182,13 +225,22 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         "[eval] (n, seed). Example: deepz train --config euclid.toml --out runs/euclid",
     )
     p.add_argument("--config", required=True, help="TOML configuration file")
-    p.add_argument("--out", default=None,
-                   help="run folder (default: the config's 'out', else runs/<model name>)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run folder (default: the config's 'out', else runs/<model name>)",
+    )
     p.add_argument("--seed", type=int, default=None, help="override the config's seed")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run in the run folder exactly")
-    p.add_argument("--export", action="store_true",
-                   help="save the model with torch.export instead of TorchScript")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in the run folder exactly",
+    )
+    p.add_argument(
+        "--export",
+        action="store_true",
+        help="save the model with torch.export instead of TorchScript",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train)
 
@@ -226,8 +278,13 @@ def _run_train(args: argparse.Namespace) -> int:
     out = args.out or config.get("out") or f"runs/{config.get('model', {}).get('name', 'model')}"
     print(f"seed {config['seed']}")
     try:
-        summary = train(config, out, resume=args.resume, progress=not args.no_progress,
-                        fmt="export" if args.export else "torchscript")
+        summary = train(
+            config,
+            out,
+            resume=args.resume,
+            progress=not args.no_progress,
+            fmt="export" if args.export else "torchscript",
+        )
     except (ValueError, TypeError, FileExistsError) as exc:
         print(f"deepz train: {exc}", file=sys.stderr)
         return 2
@@ -252,18 +309,27 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
         "Example: deepz predict 'data/spec-*.fits' --out zcat.fits",
     )
     p.add_argument("files", nargs="+", help="spectra files, directories or glob patterns")
-    p.add_argument("--model", default=None,
-                   help="saved model (deepz.save: TorchScript or torch.export); default: the "
-                   "shipped optical model")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="saved model (deepz.save: TorchScript or torch.export); default: the "
+        "shipped optical model",
+    )
     p.add_argument("--out", required=True, help="output catalogue")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
-                   help="refine z by the line search (default: on for the shipped model, "
-                   "off for others)")
+    p.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="refine z by the line search (default: on for the shipped model, off for others)",
+    )
     p.add_argument("--pdf", action="store_true", help="keep the full P(z) column (Z_PDF)")
     p.add_argument("--batch-size", type=int, default=1024, help="spectra per forward pass")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable files (listed on stderr) instead of stopping")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip unreadable files (listed on stderr) instead of stopping",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing catalogue")
     p.set_defaults(run=_run_predict)
 
@@ -291,8 +357,9 @@ def _run_predict(args: argparse.Namespace) -> int:
             if name in batch.meta.colnames:
                 cat[name] = batch.meta[name]
     try:
-        io.write_catalog(args.out, cat, overwrite=args.overwrite,
-                         meta={"MODEL": predictor.meta["model"]["name"]})
+        io.write_catalog(
+            args.out, cat, overwrite=args.overwrite, meta={"MODEL": predictor.meta["model"]["name"]}
+        )
     except (FileExistsError, ValueError) as exc:
         print(f"deepz predict: {exc}", file=sys.stderr)
         return 2
@@ -317,8 +384,12 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
         "Example: deepz evaluate zcat.fits truth.fits --out report/",
     )
     p.add_argument("pred", help="prediction catalogue")
-    p.add_argument("truth", nargs="?", default=None,
-                   help="table of true redshifts (FITS, CSV, ECSV, HDF5; default: PRED itself)")
+    p.add_argument(
+        "truth",
+        nargs="?",
+        default=None,
+        help="table of true redshifts (FITS, CSV, ECSV, HDF5; default: PRED itself)",
+    )
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--truth-column", default=None, help="true-redshift column of TRUTH")
     p.set_defaults(run=_run_evaluate)
@@ -339,38 +410,56 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         print(f"deepz evaluate: {exc}", file=sys.stderr)
         return 2
     if itself and args.truth_column == "Z":
-        print("deepz evaluate: Z of the prediction catalogue is the prediction, not a truth",
-              file=sys.stderr)
+        print(
+            "deepz evaluate: Z of the prediction catalogue is the prediction, not a truth",
+            file=sys.stderr,
+        )
         return 2
     # the catalogue as its own truth table: its Z is the prediction, never a truth
-    candidates = ([args.truth_column] if args.truth_column
-                  else ["Z_TRUE", "Z_CAT"] if itself else ["Z_TRUE", "Z", "Z_CAT"])
+    candidates = (
+        [args.truth_column]
+        if args.truth_column
+        else ["Z_TRUE", "Z_CAT"]
+        if itself
+        else ["Z_TRUE", "Z", "Z_CAT"]
+    )
     col = next((c for c in candidates if c in truth.colnames), None)
     if col is None:
-        print(f"deepz evaluate: {truth_path} has none of the columns {candidates}",
-              file=sys.stderr)
+        print(f"deepz evaluate: {truth_path} has none of the columns {candidates}", file=sys.stderr)
         return 2
     if "TARGETID" in pred.colnames and "TARGETID" in truth.colnames:
         index = {int(t): i for i, t in enumerate(truth["TARGETID"])}
         rows = np.array([index.get(int(t), -1) for t in pred["TARGETID"]])
         if (rows < 0).any():
-            print(f"deepz evaluate: {(rows < 0).sum()} predicted targets are not in the truth "
-                  "table; they are left out", file=sys.stderr)
+            print(
+                f"deepz evaluate: {(rows < 0).sum()} predicted targets are not in the truth "
+                "table; they are left out",
+                file=sys.stderr,
+            )
         pred = pred[rows >= 0]
         truth = truth[rows[rows >= 0]]
     elif len(pred) != len(truth):
-        print(f"deepz evaluate: {len(pred)} predictions but {len(truth)} truths and no "
-              "TARGETID to join on", file=sys.stderr)
+        print(
+            f"deepz evaluate: {len(pred)} predictions but {len(truth)} truths and no "
+            "TARGETID to join on",
+            file=sys.stderr,
+        )
         return 2
     y_true = None
     if "Z_CLASS" in pred.colnames and "Z_BINS" in pred.meta:
         bins = np.asarray(pred.meta["Z_BINS"], dtype=np.float64)
         dz = float(np.median(np.diff(bins)))
         z0 = bins[0] - dz / 2
-        y_true = np.clip(np.floor((np.asarray(truth[col], float) - z0) / dz), 0,
-                         bins.size - 1).astype(np.int64)
-    metrics = evaluate(pred, np.asarray(truth[col], dtype=np.float64), args.out, y_true=y_true,
-                       meta={"pred": args.pred, "truth": truth_path, "column": col})
+        y_true = np.clip(
+            np.floor((np.asarray(truth[col], float) - z0) / dz), 0, bins.size - 1
+        ).astype(np.int64)
+    metrics = evaluate(
+        pred,
+        np.asarray(truth[col], dtype=np.float64),
+        args.out,
+        y_true=y_true,
+        meta={"pred": args.pred, "truth": truth_path, "column": col},
+    )
     _print_metrics({"metrics": metrics})
     print(f"report: {args.out}")
     return 0
@@ -402,15 +491,18 @@ def _run_demo(args: argparse.Namespace) -> int:
     seed = (QUICK if args.quick else DEMO)["seed"]
     print(f"seed {seed}")
     try:
-        summary = demo(args.out, quick=args.quick, progress=not args.no_progress,
-                       threads=args.threads)
+        summary = demo(
+            args.out, quick=args.quick, progress=not args.no_progress, threads=args.threads
+        )
     except (ValueError, FileExistsError) as exc:
         print(f"deepz demo: {exc}", file=sys.stderr)
         return 2
     _print_metrics(summary)
     s = summary["seconds"]
-    print(f"time: setup {s['simulate_setup']:.1f} s, train {s['train']:.1f} s, "
-          f"evaluate {s['evaluate']:.1f} s, total {s['total']:.1f} s")
+    print(
+        f"time: setup {s['simulate_setup']:.1f} s, train {s['train']:.1f} s, "
+        f"evaluate {s['evaluate']:.1f} s, total {s['total']:.1f} s"
+    )
     print(f"report: {args.out}/report   model: {summary['model_path']}")
     return 0
 

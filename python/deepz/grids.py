@@ -40,6 +40,7 @@ def linear(start: float, stop: float, step: float) -> np.ndarray:
     -------
     numpy.ndarray
         float64 centres; the count is ``round((stop - start) / step) + 1``.
+
     """
     if not step > 0:
         raise ValueError(f"step must be > 0, got {step}")
@@ -63,6 +64,7 @@ def loglinear(start: float, stop: float, dlog10: float = 1e-4) -> np.ndarray:
     -------
     numpy.ndarray
         float64 centres ``10 ** (log10(start) + dlog10 * arange(n))``.
+
     """
     if not dlog10 > 0:
         raise ValueError(f"dlog10 must be > 0, got {dlog10}")
@@ -110,4 +112,6 @@ def preset(name: str) -> np.ndarray:
     try:
         return PRESETS[name]()
     except KeyError:
-        raise ValueError(f"unknown grid preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+        raise ValueError(
+            f"unknown grid preset {name!r}; known: {', '.join(sorted(PRESETS))}"
+        ) from None

@@ -108,10 +108,17 @@ def _registry_name(model: Any) -> str | None:
     return None
 
 
-def build_meta(model: torch.nn.Module, wave, *, normalisation: Mapping[str, Any] | str = "none",
-               name: str | None = None, training: Mapping[str, Any] | None = None,
-               min_coverage: float = 0.9, spectype: str = "GALAXY",
-               **extra: Any) -> dict[str, Any]:
+def build_meta(
+    model: torch.nn.Module,
+    wave,
+    *,
+    normalisation: Mapping[str, Any] | str = "none",
+    name: str | None = None,
+    training: Mapping[str, Any] | None = None,
+    min_coverage: float = 0.9,
+    spectype: str = "GALAXY",
+    **extra: Any,
+) -> dict[str, Any]:
     """Build the meta of a deepz network (see the module notes for the layout).
 
     Parameters
@@ -186,14 +193,19 @@ def _check_meta(meta: Any, where: str) -> dict[str, Any]:
         )
     model = meta.get("model")
     if not isinstance(model, Mapping) or model.get("task") not in _TASKS:
-        raise ValueError(f"{where}: model.task must be one of {_TASKS}, got "
-                         f"{None if not isinstance(model, Mapping) else model.get('task')!r}")
+        raise ValueError(
+            f"{where}: model.task must be one of {_TASKS}, got "
+            f"{None if not isinstance(model, Mapping) else model.get('task')!r}"
+        )
     inp = meta.get("input")
     if not isinstance(inp, Mapping) or "wave" not in inp:
         raise ValueError(f"{where}: input.wave (the model's wavelength grid) is missing")
     wave = np.asarray(inp["wave"], dtype=np.float64)
-    if wave.ndim != 1 or wave.size < 2 or not np.all(np.isfinite(wave)) or not np.all(
-        np.diff(wave) > 0
+    if (
+        wave.ndim != 1
+        or wave.size < 2
+        or not np.all(np.isfinite(wave))
+        or not np.all(np.diff(wave) > 0)
     ):
         raise ValueError(
             f"{where}: input.wave must be a finite, strictly increasing grid of >= 2 "
@@ -221,11 +233,14 @@ def _check_meta(meta: Any, where: str) -> dict[str, Any]:
         edges = meta.get("z_edges")
         if edges is not None:
             e = np.asarray(edges, dtype=np.float64)
-            if e.shape != (b.size + 1,) or not np.all(np.diff(e) > 0) or not np.all(
-                (e[:-1] < b) & (b < e[1:])
+            if (
+                e.shape != (b.size + 1,)
+                or not np.all(np.diff(e) > 0)
+                or not np.all((e[:-1] < b) & (b < e[1:]))
             ):
-                raise ValueError(f"{where}: z_edges must be {b.size + 1} increasing edges "
-                                 "around the z_bins")
+                raise ValueError(
+                    f"{where}: z_edges must be {b.size + 1} increasing edges around the z_bins"
+                )
     if model["task"] == "spectro" and not meta.get("class_names"):
         raise ValueError(f"{where}: a 'spectro' model needs class_names")
     return dict(meta)
@@ -320,8 +335,15 @@ class Predictor:
 
     """
 
-    def __init__(self, model: torch.nn.Module, meta: Mapping[str, Any], *, device: Any = "auto",
-                 batch_size: int = 1024, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        meta: Mapping[str, Any],
+        *,
+        device: Any = "auto",
+        batch_size: int = 1024,
+        threads: int | None = None,
+    ) -> None:
         self.meta = _check_meta(meta, "meta")
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
@@ -333,15 +355,22 @@ class Predictor:
         self.model = model.to(self.device) if hasattr(model, "to") else model
         self.task: str = self.meta["model"]["task"]
         self.wave = np.asarray(self.meta["input"]["wave"], dtype=np.float64)
-        self.normalisation: dict[str, Any] = dict(self.meta["input"].get("normalisation",
-                                                                         {"kind": "none"}))
+        self.normalisation: dict[str, Any] = dict(
+            self.meta["input"].get("normalisation", {"kind": "none"})
+        )
         self.min_coverage = float(self.meta["input"].get("min_coverage", 0.9))
-        self.z_bins = (None if self.meta.get("z_bins") is None
-                       else np.asarray(self.meta["z_bins"], dtype=np.float64))
-        self.z_edges = (None if self.z_bins is None
-                        else np.asarray(self.meta["z_edges"], dtype=np.float64)
-                        if self.meta.get("z_edges") is not None
-                        else _bin_edges(self.z_bins, self.meta.get("z_range")))
+        self.z_bins = (
+            None
+            if self.meta.get("z_bins") is None
+            else np.asarray(self.meta["z_bins"], dtype=np.float64)
+        )
+        self.z_edges = (
+            None
+            if self.z_bins is None
+            else np.asarray(self.meta["z_edges"], dtype=np.float64)
+            if self.meta.get("z_edges") is not None
+            else _bin_edges(self.z_bins, self.meta.get("z_range"))
+        )
         if self.z_edges is not None and self.meta.get("z_range") is not None:
             # equal bins: exact float64 centres (the network's buffer holds float32 ones)
             self.z_bins = 0.5 * (self.z_edges[1:] + self.z_edges[:-1])
@@ -352,8 +381,10 @@ class Predictor:
 
     def __repr__(self) -> str:
         m = self.meta["model"]
-        return (f"Predictor({m['name']}, task={self.task}, {self.wave.size} pixels "
-                f"{self.wave[0]:.1f}-{self.wave[-1]:.1f} A, device={self.device})")
+        return (
+            f"Predictor({m['name']}, task={self.task}, {self.wave.size} pixels "
+            f"{self.wave[0]:.1f}-{self.wave[-1]:.1f} A, device={self.device})"
+        )
 
     # -- input preparation ------------------------------------------------------------
     def prepare(self, flux, wave=None, ivar=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -382,17 +413,27 @@ class Predictor:
 
         flux, wave, ivar = self._as_arrays(flux, wave, ivar)
         n = flux.shape[0]
-        same = wave.ndim == 1 and wave.shape == self.wave.shape and np.allclose(
-            wave, self.wave, rtol=0, atol=1e-6 * float(np.median(np.diff(self.wave))))
+        same = (
+            wave.ndim == 1
+            and wave.shape == self.wave.shape
+            and np.allclose(
+                wave, self.wave, rtol=0, atol=1e-6 * float(np.median(np.diff(self.wave)))
+            )
+        )
         if same:
             f = flux.astype(np.float64).copy()
             iv = ivar.astype(np.float64).copy()
             bad = ~np.isfinite(f)
             iv[bad] = 0.0
         else:
-            f, iv = kernels.resample(wave, flux.astype(np.float64), self.wave,
-                                     ivar=ivar.astype(np.float64), fill=np.nan,
-                                     threads=self.threads)
+            f, iv = kernels.resample(
+                wave,
+                flux.astype(np.float64),
+                self.wave,
+                ivar=ivar.astype(np.float64),
+                fill=np.nan,
+                threads=self.threads,
+            )
             f = np.atleast_2d(f)
             iv = np.atleast_2d(iv)
         # coverage: the model pixels inside the input's wavelength range
@@ -404,8 +445,12 @@ class Predictor:
         masked = 1.0 - good.sum(axis=1) / np.maximum(inside.sum(axis=1), 1)
         f = np.where(good, f, 0.0)
         iv = np.where(good, iv, 0.0)
-        info = {"coverage": coverage, "masked": np.clip(masked, 0, 1), "ivar": iv,
-                "snr": _median_snr(f, iv)}
+        info = {
+            "coverage": coverage,
+            "masked": np.clip(masked, 0, 1),
+            "ivar": iv,
+            "snr": _median_snr(f, iv),
+        }
         if self.task == "spectro":  # (flux, ivar): the network normalises them itself
             c = np.abs(f).sum(axis=1) / np.maximum(good.sum(axis=1), 1)
             c = np.where(c > 0, c, 1.0)[:, None]  # unit-free scale: no float32 overflow
@@ -423,8 +468,11 @@ class Predictor:
 
                 w, f, iv = combine_arms(batch.wave, batch.flux, batch.ivar)[:3]
                 return np.asarray(f), np.asarray(w, dtype=np.float64), np.asarray(iv)
-            return (np.asarray(batch.flux), np.asarray(batch.wave, dtype=np.float64),
-                    np.asarray(batch.ivar))
+            return (
+                np.asarray(batch.flux),
+                np.asarray(batch.wave, dtype=np.float64),
+                np.asarray(batch.ivar),
+            )
         flux = np.asarray(flux)
         if flux.ndim == 1:
             flux = flux[None, :]
@@ -433,11 +481,12 @@ class Predictor:
         if flux.dtype not in (np.float32, np.float64):
             raise TypeError(f"flux: expected float32 or float64, got {flux.dtype}")
         wave = self.wave if wave is None else np.asarray(wave, dtype=np.float64)
-        if wave.shape[-1] != flux.shape[1] or wave.ndim not in (1, 2) or (
-            wave.ndim == 2 and wave.shape[0] != flux.shape[0]
+        if (
+            wave.shape[-1] != flux.shape[1]
+            or wave.ndim not in (1, 2)
+            or (wave.ndim == 2 and wave.shape[0] != flux.shape[0])
         ):
-            raise ValueError(f"wave: expected ({flux.shape[1]},) or {flux.shape}, "
-                             f"got {wave.shape}")
+            raise ValueError(f"wave: expected ({flux.shape[1]},) or {flux.shape}, got {wave.shape}")
         if ivar is None:
             ivar = np.where(np.isfinite(flux), 1.0, 0.0)
         ivar = np.asarray(ivar)
@@ -472,7 +521,7 @@ class Predictor:
         outs: dict[str, list[np.ndarray]] = {}
         with torch.inference_mode():
             for i in range(0, x.shape[0], self.batch_size):
-                xb = torch.from_numpy(np.ascontiguousarray(x[i:i + self.batch_size]))
+                xb = torch.from_numpy(np.ascontiguousarray(x[i : i + self.batch_size]))
                 xb = xb.reshape((xb.shape[0], *self._input_shape))
                 if cuda:
                     xb = xb.pin_memory().to(self.device, non_blocking=True)
@@ -485,8 +534,10 @@ class Predictor:
         if self.task == "spectro":
             t_cls = float(self.calibration.get("class_temperature", 1.0))
             t_z = float(self.calibration.get("z_temperature", 1.0))
-            return {"class_prob": torch.softmax(out[0].float() / t_cls, dim=1),
-                    "prob": torch.softmax(out[1].float() / t_z, dim=1)}
+            return {
+                "class_prob": torch.softmax(out[0].float() / t_cls, dim=1),
+                "prob": torch.softmax(out[1].float() / t_z, dim=1),
+            }
         if self.task in ("pdf", "classification"):
             logits = out[0] if isinstance(out, (tuple, list)) else out
             return {"prob": torch.softmax(logits.float(), dim=1)}
@@ -498,10 +549,20 @@ class Predictor:
         return {"z": z.reshape(-1)}
 
     # -- the catalogue --------------------------------------------------------------------
-    def predict(self, flux, wave=None, ivar=None, *, targetid=None, refine: bool = False,
-                keep_pdf: bool = True, low_confidence: float = 0.5,
-                refine_window: float | None = None, refine_tolerance: float | None = None,
-                max_masked: float = 0.5):
+    def predict(
+        self,
+        flux,
+        wave=None,
+        ivar=None,
+        *,
+        targetid=None,
+        refine: bool = False,
+        keep_pdf: bool = True,
+        low_confidence: float = 0.5,
+        refine_window: float | None = None,
+        refine_tolerance: float | None = None,
+        max_masked: float = 0.5,
+    ):
         """Predict redshifts (and classes) of spectra; return a catalogue table.
 
         Parameters
@@ -555,8 +616,18 @@ class Predictor:
         zwarn[info["masked"] > max_masked] |= int(ZWarn.MASKED_TOO_MUCH)
         zwarn[info["masked"] >= 1.0] |= int(ZWarn.NODATA)
         if self.task == "spectro":
-            return self._predict_spectro(flux, wave, ivar, tid, raw, info, zwarn, refine=refine,
-                                         keep_pdf=keep_pdf, low_confidence=low_confidence)
+            return self._predict_spectro(
+                flux,
+                wave,
+                ivar,
+                tid,
+                raw,
+                info,
+                zwarn,
+                refine=refine,
+                keep_pdf=keep_pdf,
+                low_confidence=low_confidence,
+            )
         cols: dict[str, Any] = {}
         spectype = np.full(n, self.meta.get("spectype") or "GALAXY", dtype=object)
         subtype = None
@@ -583,8 +654,17 @@ class Predictor:
             zerr = 0.5 * (hi - lo)
             zwarn[peak < low_confidence] |= int(ZWarn.LOW_CONFIDENCE)
             zwarn[(k == 0) | (k == kk - 1)] |= int(ZWarn.Z_AT_EDGE)
-            cols.update(Z_ARGMAX=z_arg, Z_MEAN=z_mean, Z_MEDIAN=z_med, Z_LO68=lo, Z_HI68=hi,
-                        WIDTH68=hi - lo, CONFIDENCE=conf, PEAK_PROB=peak, Z_CLASS=k)
+            cols.update(
+                Z_ARGMAX=z_arg,
+                Z_MEAN=z_mean,
+                Z_MEDIAN=z_med,
+                Z_LO68=lo,
+                Z_HI68=hi,
+                WIDTH68=hi - lo,
+                CONFIDENCE=conf,
+                PEAK_PROB=peak,
+                Z_CLASS=k,
+            )
             if keep_pdf:
                 cols["Z_PDF"] = p.astype(np.float32)
         elif self.task == "ensemble":
@@ -607,12 +687,21 @@ class Predictor:
             zwarn[conf < low_confidence] |= int(ZWarn.LOW_CONFIDENCE)
             cols.update(CLASS=cls.astype(str), CONFIDENCE=conf, P_CLASS=p.astype(np.float32))
         if refine and self.task != "classification":
-            z, zwarn, extra = self._refine(flux, wave, ivar, z, zerr, zwarn, refine_window,
-                                           refine_tolerance)
+            z, zwarn, extra = self._refine(
+                flux, wave, ivar, z, zerr, zwarn, refine_window, refine_tolerance
+            )
             cols.update(extra)
         cols.update(COVERAGE=info["coverage"], MASKED_FRAC=info["masked"])
-        cat = make_catalog(tid, z, zerr=zerr, zwarn=zwarn, spectype=spectype, subtype=subtype,
-                           deltachi2=deltachi2, **cols)
+        cat = make_catalog(
+            tid,
+            z,
+            zerr=zerr,
+            zwarn=zwarn,
+            spectype=spectype,
+            subtype=subtype,
+            deltachi2=deltachi2,
+            **cols,
+        )
         cat.meta["MODEL"] = str(self.meta["model"]["name"])
         cat.meta["TASK"] = self.task
         if self.z_bins is not None:
@@ -621,8 +710,9 @@ class Predictor:
             cat.meta["CLASSES"] = list(self.class_names)
         return cat
 
-    def _predict_spectro(self, flux, wave, ivar, tid, raw, info, zwarn, *, refine, keep_pdf,
-                         low_confidence):
+    def _predict_spectro(
+        self, flux, wave, ivar, tid, raw, info, zwarn, *, refine, keep_pdf, low_confidence
+    ):
         """Catalogue of a class + P(z) network (see :meth:`predict` and :mod:`deepz.default`)."""
         from .io import ZWarn, make_catalog
 
@@ -639,8 +729,9 @@ class Predictor:
         kc = pcls.argmax(axis=1)
         spectype = np.asarray(classes, dtype=object)[kc]
         masked_sub = np.where(member[kc] > 0, psub, -1.0)
-        subtype = np.array([_split_class(names[j])[1] for j in masked_sub.argmax(axis=1)],
-                           dtype=object)
+        subtype = np.array(
+            [_split_class(names[j])[1] for j in masked_sub.argmax(axis=1)], dtype=object
+        )
         p = raw["prob"].astype(np.float64)
         p /= p.sum(axis=1, keepdims=True)
         edges = self.z_edges
@@ -653,8 +744,9 @@ class Predictor:
         pr = p[rows, np.minimum(k + 1, kk - 1)]
         pk = p[rows, k]
         den = pl - 2.0 * pk + pr
-        shift = np.where((k > 0) & (k < kk - 1) & (den < 0), 0.5 * (pl - pr) / np.where(
-            den < 0, den, -1.0), 0.0)
+        shift = np.where(
+            (k > 0) & (k < kk - 1) & (den < 0), 0.5 * (pl - pr) / np.where(den < 0, den, -1.0), 0.0
+        )
         u_mode = 0.5 * (u_edges[k] + u_edges[k + 1]) + np.clip(shift, -0.5, 0.5) * du[k]
         z_net = np.expm1(u_mode)
         lo, hi = _pdf_quantile(p, edges, 0.16), _pdf_quantile(p, edges, 0.84)
@@ -670,7 +762,8 @@ class Predictor:
         zwarn[peak < low_confidence] |= int(ZWarn.LOW_CONFIDENCE)
         zwarn[(k == 0) | (k == kk - 1)] |= int(ZWarn.Z_AT_EDGE)
         zwarn[pcls.max(axis=1) < float(cal.get("class_ambiguous", 0.8))] |= int(
-            ZWarn.CLASS_AMBIGUOUS)
+            ZWarn.CLASS_AMBIGUOUS
+        )
         zwarn[info["snr"] < float(cal.get("low_snr", 2.0))] |= int(ZWarn.LOW_SNR)
         cols: dict[str, Any] = {}
         z = z_net.copy()
@@ -682,8 +775,9 @@ class Predictor:
                 f_in, w_in, iv_in = self._as_arrays(flux, wave, ivar)
                 w_sel = w_in if w_in.ndim == 1 else w_in[sel]
                 tol = 3.0 * (1.0 + z_net[sel]) * du[k[sel]]
-                z_s, zw_s, extra = self._refine(f_in[sel], w_sel, iv_in[sel], z_net[sel],
-                                                zerr[sel], zwarn[sel], 0.02, tol)
+                z_s, zw_s, extra = self._refine(
+                    f_in[sel], w_sel, iv_in[sel], z_net[sel], zerr[sel], zwarn[sel], 0.02, tol
+                )
                 z[sel], zwarn[sel] = z_s, zw_s
                 z_lines[sel], n_lines[sel] = extra["Z_LINES"], extra["NLINES"]
                 used = np.zeros(n, dtype=bool)
@@ -692,20 +786,38 @@ class Predictor:
                     # a line-based z: the pixel width of the input, shrunk by the lines found
                     w2 = np.broadcast_to(w_in, f_in.shape) if w_in.ndim == 1 else w_in
                     pix = np.median(np.abs(np.diff(np.log(w2[used]), axis=1)), axis=1)
-                    zerr[used] = float(cal.get("zerr_lines_scale", 1.0)) * (1.0 + z[used]) * (
-                        pix / np.sqrt(n_lines[used]))
+                    zerr[used] = (
+                        float(cal.get("zerr_lines_scale", 1.0))
+                        * (1.0 + z[used])
+                        * (pix / np.sqrt(n_lines[used]))
+                    )
             cols.update(Z_NET=z_net, Z_LINES=z_lines, NLINES=n_lines)
         order = np.argsort(classes)
         for j in order:
             cols[f"P_{classes[j]}"] = pcls[:, j]
-        cols.update(P_SUBCLASS=psub.astype(np.float32), Z_MODE=z_net, Z_MEDIAN=z_med,
-                    Z_LO68=lo, Z_HI68=hi, PEAK_PROB=peak, CONFIDENCE=pcls.max(axis=1),
-                    SNR_MEDIAN=info["snr"])
+        cols.update(
+            P_SUBCLASS=psub.astype(np.float32),
+            Z_MODE=z_net,
+            Z_MEDIAN=z_med,
+            Z_LO68=lo,
+            Z_HI68=hi,
+            PEAK_PROB=peak,
+            CONFIDENCE=pcls.max(axis=1),
+            SNR_MEDIAN=info["snr"],
+        )
         if keep_pdf:
             cols["Z_PDF"] = p.astype(np.float32)
         cols.update(COVERAGE=info["coverage"], MASKED_FRAC=info["masked"])
-        cat = make_catalog(tid, z, zerr=zerr, zwarn=zwarn, spectype=spectype, subtype=subtype,
-                           deltachi2=deltachi2, **cols)
+        cat = make_catalog(
+            tid,
+            z,
+            zerr=zerr,
+            zwarn=zwarn,
+            spectype=spectype,
+            subtype=subtype,
+            deltachi2=deltachi2,
+            **cols,
+        )
         cat.meta["MODEL"] = str(self.meta["model"]["name"])
         cat.meta["TASK"] = self.task
         cat.meta["Z_BINS"] = [float(v) for v in self.z_bins]
@@ -728,15 +840,22 @@ class Predictor:
             base = 0.01 if zerr is None else np.maximum(0.01, 2 * np.nan_to_num(zerr))
             window = float(np.max(base)) if np.ndim(base) else base
         if tolerance is None:
-            tolerance = 3 * float(np.median(np.diff(self.z_bins))) if self.z_bins is not None \
-                else 0.005
+            tolerance = (
+                3 * float(np.median(np.diff(self.z_bins))) if self.z_bins is not None else 0.005
+            )
         ok = np.isfinite(z) & (z > -1)
         z_lines = np.full(z.shape, np.nan)
         n_found = np.zeros(z.shape, dtype=np.int64)
         if ok.any():
             wsel = w if w.ndim == 1 else w[ok]
-            res = kernels.line_search(wsel, resid[ok], z[ok], window=float(window),
-                                      ivar=iv[ok].astype(np.float64), threads=self.threads)
+            res = kernels.line_search(
+                wsel,
+                resid[ok],
+                z[ok],
+                window=float(window),
+                ivar=iv[ok].astype(np.float64),
+                threads=self.threads,
+            )
             z_lines[ok] = np.asarray(res.z, dtype=np.float64)
             n_found[ok] = np.asarray(res.n_found)
         found = n_found > 0
@@ -753,8 +872,14 @@ class Predictor:
 # -- save / load --------------------------------------------------------------------
 
 
-def save(model: torch.nn.Module, path, meta: Mapping[str, Any], *, fmt: str = "torchscript",
-         overwrite: bool = True) -> str:
+def save(
+    model: torch.nn.Module,
+    path,
+    meta: Mapping[str, Any],
+    *,
+    fmt: str = "torchscript",
+    overwrite: bool = True,
+) -> str:
     """Write a self-describing model file: the network plus its meta (atomically).
 
     Parameters
@@ -805,8 +930,11 @@ def save(model: torch.nn.Module, path, meta: Mapping[str, Any], *, fmt: str = "t
             finally:
                 cm.__exit__(None, None, None)
         else:
-            inputs = model.example_inputs(batch=2) if hasattr(model, "example_inputs") else (
-                torch.zeros(2, *[int(s) for s in meta["model"]["input_shape"]]),)
+            inputs = (
+                model.example_inputs(batch=2)
+                if hasattr(model, "example_inputs")
+                else (torch.zeros(2, *[int(s) for s in meta["model"]["input_shape"]]),)
+            )
             batch = torch.export.Dim("batch", min=1, max=1 << 20)
             dynamic = tuple({0: batch} for _ in inputs)
             program = torch.export.export(model, tuple(inputs), dynamic_shapes=dynamic)
@@ -871,8 +999,9 @@ def _load(path, meta_only: bool = False):
     return module, meta
 
 
-def load(path, *, device: Any = "auto", batch_size: int = 1024,
-         threads: int | None = None) -> Predictor:
+def load(
+    path, *, device: Any = "auto", batch_size: int = 1024, threads: int | None = None
+) -> Predictor:
     """Load a model saved by :func:`save` and return a ready :class:`Predictor`.
 
     Raises
@@ -887,12 +1016,15 @@ def load(path, *, device: Any = "auto", batch_size: int = 1024,
     module, meta = _load(path)
     if meta["model"]["task"] == "pdf":
         n_out = len(meta["z_bins"])
-        probe = torch.zeros(1, *[int(s) for s in (meta["model"].get("input_shape")
-                                                   or [len(meta["input"]["wave"])])])
+        probe = torch.zeros(
+            1, *[int(s) for s in (meta["model"].get("input_shape") or [len(meta["input"]["wave"])])]
+        )
         with torch.inference_mode():
             out = module(probe)
         out = out[0] if isinstance(out, (tuple, list)) else out
         if out.shape[-1] != n_out:
-            raise ValueError(f"{path}: the network gives {out.shape[-1]} outputs but the meta "
-                             f"has {n_out} redshift bins")
+            raise ValueError(
+                f"{path}: the network gives {out.shape[-1]} outputs but the meta "
+                f"has {n_out} redshift bins"
+            )
     return Predictor(module, meta, device=device, batch_size=batch_size, threads=threads)

@@ -238,8 +238,13 @@ def _gpu_resample(wave, flux, new_wave, ivar, method, fill):
             f"{tuple(f.shape)}, wave {tuple(wave_grid_dev.wave.shape)}"
         )
     ivar_check = _gpu.Ivar("ivar", ivar, f, batch)
-    new_grid = _gpu.Grid("new_wave", _gpu.native(new_wave, "new_wave"), batch, n_spectra=n,
-                         min_pixels=1 if linear else 2)
+    new_grid = _gpu.Grid(
+        "new_wave",
+        _gpu.native(new_wave, "new_wave"),
+        batch,
+        n_spectra=n,
+        min_pixels=1 if linear else 2,
+    )
     values = batch.fetch()  # the one device -> host transfer of this call
     w, wave_decreasing = wave_grid_dev.finish(values)
     iv = ivar_check.finish(values)
@@ -253,8 +258,9 @@ def _gpu_resample(wave, flux, new_wave, ivar, method, fill):
     out = devices.empty_like(f, shape=(n, p), dtype=dt)
     out_ivar = None if iv is None else devices.empty_like(f, shape=(n, p), dtype=dt)
     plan = devices.empty_like(f, shape=(5 * p,), dtype=np.float64)
-    cuda.resample(w, f, iv, nw, linear, fill_value, out, out_ivar, plan,
-                  stream=devices.current_stream(f))
+    cuda.resample(
+        w, f, iv, nw, linear, fill_value, out, out_ivar, plan, stream=devices.current_stream(f)
+    )
     if new_decreasing:
         out = _gpu.flip_last(out)
         if out_ivar is not None:
@@ -444,8 +450,11 @@ def redshift(templates, rest_wave, index, z, obs_wave, scale="flambda", fill=np.
 
     """
     device = devices.common_device(
-        templates=templates, rest_wave=rest_wave, index=_gpu.arrays_only(index),
-        z=_gpu.arrays_only(z), obs_wave=obs_wave,
+        templates=templates,
+        rest_wave=rest_wave,
+        index=_gpu.arrays_only(index),
+        z=_gpu.arrays_only(z),
+        obs_wave=obs_wave,
     )
     if device == "cuda":
         return _gpu_redshift(templates, rest_wave, index, z, obs_wave, scale, fill)
@@ -562,9 +571,7 @@ def _gpu_redshift(templates, rest_wave, index, z, obs_wave, scale, fill):
             f"got shape {tuple(tmpl.shape)}"
         )
     mod = _gpu.xp(tmpl)
-    idx, idx_on_device = _gpu_redshift_vector(
-        "index", index, "iu", lambda v: _redshift_index(v, k)
-    )
+    idx, idx_on_device = _gpu_redshift_vector("index", index, "iu", lambda v: _redshift_index(v, k))
     zz, z_on_device = _gpu_redshift_vector("z", z, "iuf", _redshift_z)
     idx_ok = z_ok = None
     if idx_on_device:
@@ -606,8 +613,18 @@ def _gpu_redshift(templates, rest_wave, index, z, obs_wave, scale, fill):
     zz = _gpu.vector(zz, tmpl, n, np.float64)
     out = devices.empty_like(tmpl, shape=(n, p), dtype=_gpu.dtype(tmpl))
     edges = devices.empty_like(tmpl, shape=(r + p + 2,), dtype=np.float64)
-    cuda.redshift(tmpl, rest[0], idx, zz, obs[0], _REDSHIFT_SCALES[scale], fill_value, out, edges,
-                  stream=devices.current_stream(tmpl))
+    cuda.redshift(
+        tmpl,
+        rest[0],
+        idx,
+        zz,
+        obs[0],
+        _REDSHIFT_SCALES[scale],
+        fill_value,
+        out,
+        edges,
+        stream=devices.current_stream(tmpl),
+    )
     if obs_flipped:
         out = _gpu.flip_last(out)
     return out[0] if one else out
@@ -867,16 +884,15 @@ def _gpu_add_noise(flux, sigma, seed, kind, offset):
     else:
         sig = _gpu.native(sigma, "sigma")
         _gpu.require_float("sigma", sig)
-        sig = _gpu.contiguous(_gpu.astype(sig.reshape(_noise_sigma_shape(tuple(sig.shape), n, m)),
-                                          dt))
+        sig = _gpu.contiguous(
+            _gpu.astype(sig.reshape(_noise_sigma_shape(tuple(sig.shape), n, m)), dt)
+        )
         sig_ok = batch.add(
             _gpu.reduce_rows(sig, lambda c: (mod.isfinite(c) & (c > 0)).all(), "all")
         )
         sig_min = batch.add(sig.min())
     if kind == "poisson":
-        neg_ok = batch.add(
-            _gpu.reduce_rows(f, lambda c: ~((c < 0) & mod.isfinite(c)).any(), "all")
-        )
+        neg_ok = batch.add(_gpu.reduce_rows(f, lambda c: ~((c < 0) & mod.isfinite(c)).any(), "all"))
         most = batch.add(_gpu_noise_counts_max(f, sig))
     values = batch.fetch()  # the one device -> host transfer of this call
     if sig_ok is not None:
@@ -894,8 +910,9 @@ def _gpu_add_noise(flux, sigma, seed, kind, offset):
         _noise_poisson_check(_gpu.to_numpy(f), _gpu.to_numpy(sig))
     noisy = devices.empty_like(f, shape=(n, m), dtype=dt)
     ivar = devices.empty_like(f, shape=(n, m), dtype=dt)
-    cuda.add_noise(f, sig, seed, offset, _NOISE_KINDS[kind], noisy, ivar,
-                   stream=devices.current_stream(f))
+    cuda.add_noise(
+        f, sig, seed, offset, _NOISE_KINDS[kind], noisy, ivar, stream=devices.current_stream(f)
+    )
     if was_1d:
         return noisy[0], ivar[0]
     return noisy, ivar
@@ -1145,8 +1162,17 @@ def _ls_weights(weights) -> tuple[float, float, float]:
     return out
 
 
-def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0, 1.0, 1.0),
-                snr_min=3.0, threads=None):
+def line_search(
+    wave,
+    flux,
+    z0,
+    lines=None,
+    window=0.01,
+    ivar=None,
+    weights=(1.0, 1.0, 1.0),
+    snr_min=3.0,
+    threads=None,
+):
     """Refine redshifts by a greedy search for emission (and absorption) lines.
 
     The correction of Yurchuk & Skyruta: given a predicted redshift ``z0``
@@ -1293,9 +1319,7 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     n, m = flux.shape
     wave, decreasing = wave_grid("wave", wave, n_spectra=n, min_pixels=3)
     if wave.shape[1] != m:
-        raise ValueError(
-            f"wave must have as many pixels as flux ({m}), got shape {wave.shape}"
-        )
+        raise ValueError(f"wave must have as many pixels as flux ({m}), got shape {wave.shape}")
     ivar = ivar_like("ivar", ivar, flux)
     if decreasing:
         flux = np.ascontiguousarray(flux[:, ::-1])
@@ -1314,12 +1338,27 @@ def line_search(wave, flux, z0, lines=None, window=0.01, ivar=None, weights=(1.0
     strength = np.array([line.strength for line in line_tuple], dtype=np.float64)
     sign = np.array([line.sign for line in line_tuple], dtype=np.float64)
     z, line_wave, line_snr, n_found, quality = _core.line_search(
-        wave, flux, ivar, z0, rest, strength, sign, window, w_dist, w_height, w_spacing,
-        snr_min, nthreads,
+        wave,
+        flux,
+        ivar,
+        z0,
+        rest,
+        strength,
+        sign,
+        window,
+        w_dist,
+        w_height,
+        w_spacing,
+        snr_min,
+        nthreads,
     )
     if was_1d:
         z, line_wave, line_snr, n_found, quality = (
-            z[0], line_wave[0], line_snr[0], n_found[0], quality[0]
+            z[0],
+            line_wave[0],
+            line_snr[0],
+            n_found[0],
+            quality[0],
         )
     return LineSearchResult(z, line_wave, line_snr, n_found, quality, line_tuple)
 
@@ -1385,8 +1424,9 @@ def _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min):
     # (strongest first, ties in the given order: a stable sort).
     strength = np.array([line.strength for line in line_tuple], dtype=np.float64)
     table = _gpu.from_numpy(
-        np.stack([[line.wave for line in line_tuple], strength,
-                  [line.sign for line in line_tuple]]).astype(np.float64),
+        np.stack(
+            [[line.wave for line in line_tuple], strength, [line.sign for line in line_tuple]]
+        ).astype(np.float64),
         f,
     )
     order = _gpu.from_numpy(np.argsort(-strength, kind="stable").astype(np.int64), f)
@@ -1399,12 +1439,33 @@ def _gpu_line_search(wave, flux, z0, lines, window, ivar, weights, snr_min):
     workers = _ls_workers(n, m, n_lines)
     scratch = devices.empty_like(f, shape=(workers * (m + 2 * n_lines),), dtype=np.float64)
     cuda.line_search(
-        wave_dev, f, iv, zz, table[0], table[1], table[2], order, window, w_dist, w_height,
-        w_spacing, snr_min, z, line_wave, line_snr, n_found, quality, scratch,
+        wave_dev,
+        f,
+        iv,
+        zz,
+        table[0],
+        table[1],
+        table[2],
+        order,
+        window,
+        w_dist,
+        w_height,
+        w_spacing,
+        snr_min,
+        z,
+        line_wave,
+        line_snr,
+        n_found,
+        quality,
+        scratch,
         stream=devices.current_stream(f),
     )
     if was_1d:
         z, line_wave, line_snr, n_found, quality = (
-            z[0], line_wave[0], line_snr[0], n_found[0], quality[0]
+            z[0],
+            line_wave[0],
+            line_snr[0],
+            n_found[0],
+            quality[0],
         )
     return LineSearchResult(z, line_wave, line_snr, n_found, quality, line_tuple)

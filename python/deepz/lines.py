@@ -162,9 +162,17 @@ def _key(name: str) -> str:
 BY_NAME: Mapping[str, Line] = MappingProxyType({line.name: line for line in CATALOGUE})
 
 _ALIASES = {
-    "ha": "Halpha", "hb": "Hbeta", "hg": "Hgamma", "hd": "Hdelta",
-    "lya": "Lyalpha", "lyman alpha": "Lyalpha", "civ": "CIV1549", "ciii": "CIII]1909",
-    "mgii": "MgII2799", "cak": "CaII_K", "cah": "CaII_H",
+    "ha": "Halpha",
+    "hb": "Hbeta",
+    "hg": "Hgamma",
+    "hd": "Hdelta",
+    "lya": "Lyalpha",
+    "lyman alpha": "Lyalpha",
+    "civ": "CIV1549",
+    "ciii": "CIII]1909",
+    "mgii": "MgII2799",
+    "cak": "CaII_K",
+    "cah": "CaII_H",
 }
 _LOOKUP = {_key(line.name): line for line in CATALOGUE}
 _LOOKUP.update({_key(alias): BY_NAME[name] for alias, name in _ALIASES.items()})
@@ -211,8 +219,16 @@ def get(names: str | Line | Iterable[str | Line]) -> tuple[Line, ...]:
 
 #: The eight lines of Yurchuk & Skyruta's emission-line correction, by wavelength.
 YURCHUK_SKYRUTA: tuple[Line, ...] = get(
-    ("Hbeta", "[OIII]4959", "[OIII]5007", "[NII]6548", "Halpha", "[NII]6583",
-     "[SII]6716", "[SII]6731")
+    (
+        "Hbeta",
+        "[OIII]4959",
+        "[OIII]5007",
+        "[NII]6548",
+        "Halpha",
+        "[NII]6583",
+        "[SII]6716",
+        "[SII]6731",
+    )
 )
 
 # -- air <-> vacuum ---------------------------------------------------------------

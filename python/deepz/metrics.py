@@ -196,7 +196,10 @@ def _warn_failed(what: str, n_failed: int, n: int) -> None:
     if n_failed:
         logger.warning(
             "%s: %d of %d predictions are NaN/inf (failed); computed over the other %d",
-            what, n_failed, n, n - n_failed,
+            what,
+            n_failed,
+            n,
+            n - n_failed,
         )
 
 
@@ -862,10 +865,18 @@ def precision_recall(y_pred, y_true, labels=None) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(predicted > 0, tp / predicted, np.nan)
         recall = np.where(support > 0, tp / support, np.nan)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall),
-                      np.where(np.isfinite(precision + recall), 0.0, np.nan))
-    return {"labels": labels, "precision": precision, "recall": recall, "f1": f1,
-            "support": support}
+        f1 = np.where(
+            precision + recall > 0,
+            2 * precision * recall / (precision + recall),
+            np.where(np.isfinite(precision + recall), 0.0, np.nan),
+        )
+    return {
+        "labels": labels,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": support,
+    }
 
 
 def classification_summary(y_pred, y_true, k: int | None = 1) -> dict[str, float | int]:
@@ -1179,7 +1190,7 @@ def crps(pdf, bins, z_true) -> np.ndarray:
     w = hi - lo
     out = np.empty(n)
     for s in range(0, n, _ROWS_PER_CHUNK):
-        pc, z = p[s:s + _ROWS_PER_CHUNK], zt[s:s + _ROWS_PER_CHUNK, None]
+        pc, z = p[s : s + _ROWS_PER_CHUNK], zt[s : s + _ROWS_PER_CHUNK, None]
         cum = np.zeros((pc.shape[0], k + 1))
         np.cumsum(pc, axis=1, out=cum[:, 1:])
         fl, fr = cum[:, :-1], cum[:, 1:]
@@ -1197,7 +1208,7 @@ def crps(pdf, bins, z_true) -> np.ndarray:
         zc = z[:, 0]
         res += np.clip(edges[0] - zc, 0.0, None)  # F = 0, H = 1 on [z_true, e_0]
         res += np.clip(zc - edges[-1], 0.0, None)  # F = 1, H = 0 on [e_K, z_true]
-        out[s:s + _ROWS_PER_CHUNK] = res
+        out[s : s + _ROWS_PER_CHUNK] = res
     out[failed] = np.nan
     return out
 
@@ -1498,8 +1509,16 @@ def reliability(probs, y_true, n_bins: int = 10, mode: str = "top") -> dict:
     mce = float(gaps[nonempty].max()) if total else math.nan
     n_failed = int(p.shape[0] - rows_ok.sum())
     _warn_failed("reliability", n_failed, p.shape[0])
-    return {"edges": edges, "confidence": mean_conf, "frequency": freq, "counts": counts,
-            "ece": ece, "mce": mce, "n": int(p.shape[0]), "n_failed": n_failed}
+    return {
+        "edges": edges,
+        "confidence": mean_conf,
+        "frequency": freq,
+        "counts": counts,
+        "ece": ece,
+        "mce": mce,
+        "n": int(p.shape[0]),
+        "n_failed": n_failed,
+    }
 
 
 # -----------------------------------------------------------------------------
@@ -1578,8 +1597,11 @@ def by_bins(values, bins, fn: Callable, *arrays, min_count: int = 1, **kwargs):
         for _, sel in selections:
             used |= sel
         if not used.all():
-            logger.warning("by_bins: %d of %d objects fall in no bin (outside or NaN)",
-                           int((~used).sum()), v.size)
+            logger.warning(
+                "by_bins: %d of %d objects fall in no bin (outside or NaN)",
+                int((~used).sum()),
+                v.size,
+            )
     rows = []
     for key, sel in selections:
         row: dict = dict(key)

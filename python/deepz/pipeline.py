@@ -62,8 +62,14 @@ DEMO: dict[str, Any] = {
     "seed": 1,
     "observer": {"name": "euclid", "merge": 4, "n_templates": 200, "norm": "max"},
     "model": {"name": "euclid_cnn", "n_conv": 1},
-    "train": {"optimizer": "adagrad", "lr": 0.05, "batch_size": 256, "steps_per_epoch": 250,
-              "epochs": 8, "schedule": "halve_every_3"},
+    "train": {
+        "optimizer": "adagrad",
+        "lr": 0.05,
+        "batch_size": 256,
+        "steps_per_epoch": 250,
+        "epochs": 8,
+        "schedule": "halve_every_3",
+    },
     "eval": {"n": 5000, "seed": 999_001},
 }
 
@@ -72,8 +78,13 @@ QUICK: dict[str, Any] = {
     "seed": 1,
     "observer": {"name": "euclid", "merge": 8, "n_templates": 32, "norm": "max"},
     "model": {"name": "euclid_cnn", "n_conv": 1},
-    "train": {"optimizer": "adagrad", "lr": 0.05, "batch_size": 64, "steps_per_epoch": 5,
-              "epochs": 2},
+    "train": {
+        "optimizer": "adagrad",
+        "lr": 0.05,
+        "batch_size": 64,
+        "steps_per_epoch": 5,
+        "epochs": 2,
+    },
     "eval": {"n": 200, "seed": 999_001},
 }
 
@@ -110,8 +121,14 @@ def _model_config(obs, spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, spec
 
 
-def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress: bool = True,
-          fmt: str = "torchscript") -> dict[str, Any]:
+def train(
+    config: Mapping[str, Any],
+    out_dir,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    fmt: str = "torchscript",
+) -> dict[str, Any]:
     """Train a network on simulated spectra, save it and evaluate it on a held-out set.
 
     Parameters
@@ -163,17 +180,40 @@ def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress:
     torch.manual_seed(seed)
     net = models.create(name, **mcfg)
     t1 = time.perf_counter()
-    trainer = Trainer(net, net.loss, optimizer=optimizer, lr=lr, epochs=epochs,
-                      batch_size=batch_size, steps_per_epoch=steps, seed=seed, out_dir=out,
-                      progress=progress, log_every=None, device="cpu", **tcfg)
+    trainer = Trainer(
+        net,
+        net.loss,
+        optimizer=optimizer,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        steps_per_epoch=steps,
+        seed=seed,
+        out_dir=out,
+        progress=progress,
+        log_every=None,
+        device="cpu",
+        **tcfg,
+    )
     result = trainer.fit(stream, resume=resume)
     t2 = time.perf_counter()
-    meta = build_meta(net, obs.wave, normalisation=_normalisation(obs), name=name,
-                      training={"seed": seed, "observer": obs.config(), "steps_per_epoch": steps,
-                                "epochs": epochs, "batch_size": batch_size,
-                                "optimizer": str(optimizer), "lr": lr,
-                                "samples_seen": steps * epochs * batch_size,
-                                "data": f"on-the-fly simulated spectra ({obs.kind})"})
+    meta = build_meta(
+        net,
+        obs.wave,
+        normalisation=_normalisation(obs),
+        name=name,
+        training={
+            "seed": seed,
+            "observer": obs.config(),
+            "steps_per_epoch": steps,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "optimizer": str(optimizer),
+            "lr": lr,
+            "samples_seen": steps * epochs * batch_size,
+            "data": f"on-the-fly simulated spectra ({obs.kind})",
+        },
+    )
     model_path = save(net, out / "model.pt", meta, fmt=fmt)
     if net.task == "spectro":  # classes + P(z): calibrated, then evaluated per class and S/N
         from .calibration import calibrate_and_evaluate
@@ -183,12 +223,17 @@ def train(config: Mapping[str, Any], out_dir, *, resume: bool = False, progress:
     else:
         metrics = _evaluate_held_out(net, meta, obs, config, out, name, seed)
     t3 = time.perf_counter()
-    seconds = {"simulate_setup": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2,
-               "total": t3 - t0}
-    summary = {"metrics": metrics, "model_path": str(model_path), "seconds": seconds,
-               "history": result.history, "seed": seed}
-    (out / "summary.json").write_text(json.dumps(
-        {k: v for k, v in summary.items() if k != "metrics"}, indent=2, default=str))
+    seconds = {"simulate_setup": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2, "total": t3 - t0}
+    summary = {
+        "metrics": metrics,
+        "model_path": str(model_path),
+        "seconds": seconds,
+        "history": result.history,
+        "seed": seed,
+    }
+    (out / "summary.json").write_text(
+        json.dumps({k: v for k, v in summary.items() if k != "metrics"}, indent=2, default=str)
+    )
     return summary
 
 
@@ -201,15 +246,23 @@ def _evaluate_held_out(net, meta, obs, config, out: Path, name: str, seed: int) 
     n_eval, eval_seed = int(ecfg.get("n", 2000)), int(ecfg.get("seed", seed + 1_000_003))
     test = obs.simulate(n_eval, seed=eval_seed)
     pred = Predictor(net, meta, device="cpu")
-    cat = pred.predict(test.flux * test.norm[:, None], wave=test.wave,
-                       ivar=test.ivar / (test.norm[:, None] ** 2), keep_pdf=False)
+    cat = pred.predict(
+        test.flux * test.norm[:, None],
+        wave=test.wave,
+        ivar=test.ivar / (test.norm[:, None] ** 2),
+        keep_pdf=False,
+    )
     cat["Z_TRUE"] = test.z
     if test.z_class is not None:
         cat["Z_CLASS_TRUE"] = test.z_class
     write_catalog(out / "predictions.fits", cat, seed=seed, overwrite=True)
-    return evaluate(cat, test.z, out / "report", y_true=test.z_class,
-                    meta={"model": name, "seed": seed, "eval_seed": eval_seed,
-                          "n_eval": n_eval})
+    return evaluate(
+        cat,
+        test.z,
+        out / "report",
+        y_true=test.z_class,
+        meta={"model": name, "seed": seed, "eval_seed": eval_seed, "n_eval": n_eval},
+    )
 
 
 def evaluate(pred, z_true, out_dir, *, y_true=None, meta=None, overwrite: bool = True) -> dict:
@@ -252,13 +305,19 @@ def evaluate(pred, z_true, out_dir, *, y_true=None, meta=None, overwrite: bool =
     if "Z_PDF" in cols and "Z_BINS" in pred.meta:
         kw["pdf"] = np.asarray(pred["Z_PDF"], dtype=np.float64)
         kw["bins"] = np.asarray(pred.meta["Z_BINS"], dtype=np.float64)
-    return plots.report(out_dir, np.asarray(pred["Z"], dtype=np.float64),
-                        np.asarray(z_true, dtype=np.float64), meta=meta, overwrite=overwrite,
-                        **kw)
+    return plots.report(
+        out_dir,
+        np.asarray(pred["Z"], dtype=np.float64),
+        np.asarray(z_true, dtype=np.float64),
+        meta=meta,
+        overwrite=overwrite,
+        **kw,
+    )
 
 
-def demo(out_dir="deepz-demo", *, quick: bool = False, progress: bool = True,
-         threads: int | None = None) -> dict[str, Any]:
+def demo(
+    out_dir="deepz-demo", *, quick: bool = False, progress: bool = True, threads: int | None = None
+) -> dict[str, Any]:
     """Run the built-in demo (see the module notes); return :func:`train`'s summary."""
     import torch
 
@@ -268,7 +327,11 @@ def demo(out_dir="deepz-demo", *, quick: bool = False, progress: bool = True,
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not (out / "run.json").exists():
         raise FileExistsError(f"{out} exists and is not a deepz run folder; choose another --out")
-    log.info("demo (%s) in %s with %d torch threads", "quick" if quick else "full", out,
-             torch.get_num_threads())
+    log.info(
+        "demo (%s) in %s with %d torch threads",
+        "quick" if quick else "full",
+        out,
+        torch.get_num_threads(),
+    )
     os.makedirs(out, exist_ok=True)
     return train(config, out, resume=False, progress=progress)

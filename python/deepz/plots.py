@@ -81,8 +81,14 @@ def _fmt(v: float, spec: str = ".4f") -> str:
 
 
 def plot_z_pred_vs_true(
-    z_pred, z_true, ax=None, *, kind: str = "auto", outlier_threshold: float = 0.05,
-    gridsize: int = 60, title: str | None = None,
+    z_pred,
+    z_true,
+    ax=None,
+    *,
+    kind: str = "auto",
+    outlier_threshold: float = 0.05,
+    gridsize: int = 60,
+    title: str | None = None,
 ) -> Figure:
     r"""Predicted against true redshift, with the 1:1 line and the outlier bounds.
 
@@ -121,17 +127,28 @@ def plot_z_pred_vs_true(
     dz = metrics.residuals(zp, zt)
     ok = np.isfinite(dz)
     t = float(outlier_threshold)
-    s = {"n": dz.size, "n_failed": int((~ok).sum()), "sigma_mad": metrics._sigma_mad(dz[ok]),
-         "bias": float(np.mean(dz[ok])) if ok.any() else math.nan,
-         "outlier_fraction": metrics._rate_above(dz, t)}
+    s = {
+        "n": dz.size,
+        "n_failed": int((~ok).sum()),
+        "sigma_mad": metrics._sigma_mad(dz[ok]),
+        "bias": float(np.mean(dz[ok])) if ok.any() else math.nan,
+        "outlier_fraction": metrics._rate_above(dz, t),
+    }
     fig, ax = _axes(ax)
     lo = float(min(zt.min(), zp[ok].min() if ok.any() else zt.min()))
     hi = float(max(zt.max(), zp[ok].max() if ok.any() else zt.max()))
     pad = 0.02 * (hi - lo or 1.0)
     lo, hi = lo - pad, hi + pad
     if kind == "hexbin" or (kind == "auto" and ok.sum() > _SCATTER_MAX):
-        hb = ax.hexbin(zt[ok], zp[ok], gridsize=gridsize, norm=LogNorm(), mincnt=1,
-                       cmap="viridis", extent=(lo, hi, lo, hi))
+        hb = ax.hexbin(
+            zt[ok],
+            zp[ok],
+            gridsize=gridsize,
+            norm=LogNorm(),
+            mincnt=1,
+            cmap="viridis",
+            extent=(lo, hi, lo, hi),
+        )
         fig.colorbar(hb, ax=ax, label="objects per cell")
     else:
         ax.scatter(zt[ok], zp[ok], s=4, alpha=0.5, lw=0, color="C0", rasterized=True)
@@ -141,9 +158,16 @@ def plot_z_pred_vs_true(
     ax.plot(line, line - t * (1 + line), "--", color="C3", lw=1)
     ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel=r"$z_{\rm true}$", ylabel=r"$z_{\rm pred}$")
     ax.set_aspect("equal", adjustable="box")
-    _text(ax, [f"N = {s['n']}", f"sigma_MAD = {_fmt(s['sigma_mad'])}",
-               f"bias = {_fmt(s['bias'], '+.4f')}", f"eta(>{t:g}) = {_fmt(s['outlier_fraction'])}",
-               *_failed_line(s["n_failed"], s["n"])])
+    _text(
+        ax,
+        [
+            f"N = {s['n']}",
+            f"sigma_MAD = {_fmt(s['sigma_mad'])}",
+            f"bias = {_fmt(s['bias'], '+.4f')}",
+            f"eta(>{t:g}) = {_fmt(s['outlier_fraction'])}",
+            *_failed_line(s["n_failed"], s["n"]),
+        ],
+    )
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title)
@@ -151,7 +175,12 @@ def plot_z_pred_vs_true(
 
 
 def plot_residuals(
-    z_pred, z_true, ax=None, *, outlier_threshold: float = 0.05, n_bins: int = 20,
+    z_pred,
+    z_true,
+    ax=None,
+    *,
+    outlier_threshold: float = 0.05,
+    n_bins: int = 20,
     ylim: float | None = None,
 ) -> Figure:
     r"""Residuals :math:`\Delta z = (z_p - z_t)/(1 + z_t)` against true redshift.
@@ -192,17 +221,30 @@ def plot_residuals(
     clipped = np.clip(dz[ok], -ymax, ymax)
     inside = np.abs(dz[ok]) < ymax
     if ok.sum() > _SCATTER_MAX:
-        hb = ax.hexbin(zt[ok][inside], dz[ok][inside], gridsize=(60, 30), norm=LogNorm(),
-                       mincnt=1, cmap="viridis")
+        hb = ax.hexbin(
+            zt[ok][inside],
+            dz[ok][inside],
+            gridsize=(60, 30),
+            norm=LogNorm(),
+            mincnt=1,
+            cmap="viridis",
+        )
         fig.colorbar(hb, ax=ax, label="objects per cell")
     else:
-        ax.scatter(zt[ok][inside], dz[ok][inside], s=4, alpha=0.5, lw=0, color="C0",
-                   rasterized=True)
+        ax.scatter(
+            zt[ok][inside], dz[ok][inside], s=4, alpha=0.5, lw=0, color="C0", rasterized=True
+        )
     high, low = ~inside & (clipped > 0), ~inside & (clipped < 0)
     for sel, marker in ((high, "^"), (low, "v")):
         if sel.any():
-            ax.scatter(zt[ok][sel], clipped[sel], marker=marker, s=12, color="C3",
-                       label=f"beyond +-{ymax:g}" if marker == "^" or not high.any() else None)
+            ax.scatter(
+                zt[ok][sel],
+                clipped[sel],
+                marker=marker,
+                s=12,
+                color="C3",
+                label=f"beyond +-{ymax:g}" if marker == "^" or not high.any() else None,
+            )
     if ok.sum() >= 2 * n_bins:
         edges = np.quantile(zt[ok], np.linspace(0, 1, n_bins + 1))
         edges = np.unique(edges)
@@ -217,15 +259,23 @@ def plot_residuals(
         mids, med, sig = map(np.asarray, (mids, med, sig))
         if mids.size:
             ax.plot(mids, med, color="k", lw=1.5, label="running median")
-            ax.fill_between(mids, med - sig, med + sig, color="0.5", alpha=0.3,
-                            label="+-sigma_MAD")
+            ax.fill_between(mids, med - sig, med + sig, color="0.5", alpha=0.3, label="+-sigma_MAD")
     ax.axhline(0, color="k", lw=0.5)
     for sgn in (-1, 1):
         ax.axhline(sgn * t, color="C3", ls="--", lw=1, label=f"|dz| = {t:g}" if sgn > 0 else None)
-    ax.set(ylim=(-1.05 * ymax, 1.05 * ymax), xlabel=r"$z_{\rm true}$",
-           ylabel=r"$(z_{\rm pred} - z_{\rm true}) / (1 + z_{\rm true})$")
-    _text(ax, [f"N = {dz.size}", f"sigma_MAD = {_fmt(metrics._sigma_mad(dz[ok]))}",
-               *_failed_line(int((~ok).sum()), dz.size)])
+    ax.set(
+        ylim=(-1.05 * ymax, 1.05 * ymax),
+        xlabel=r"$z_{\rm true}$",
+        ylabel=r"$(z_{\rm pred} - z_{\rm true}) / (1 + z_{\rm true})$",
+    )
+    _text(
+        ax,
+        [
+            f"N = {dz.size}",
+            f"sigma_MAD = {_fmt(metrics._sigma_mad(dz[ok]))}",
+            *_failed_line(int((~ok).sum()), dz.size),
+        ],
+    )
     ax.legend(loc="upper right", fontsize=7)
     return fig
 
@@ -262,9 +312,10 @@ def plot_nz(z_pred, z_true, ax=None, *, bins=50) -> Figure:
     ax.stairs(c["n_true"], e, color="k", lw=1.5, label=r"$N(z_{\rm true})$")
     ax.stairs(c["n_pred"], e, color="C1", lw=1.2, label=r"$N(z_{\rm pred})$")
     ax.set(xlabel="z", ylabel="objects per bin", xlim=(e[0], e[-1]))
-    lines = [f"chi2/dof = {_fmt(c['chi2'], '.1f')}/{c['dof']} "
-             f"(p = {_fmt(c['chi2_pvalue'], '.3g')})",
-             f"KS D = {_fmt(c['ks_statistic'], '.4f')} (p = {_fmt(c['ks_pvalue'], '.3g')})"]
+    lines = [
+        f"chi2/dof = {_fmt(c['chi2'], '.1f')}/{c['dof']} (p = {_fmt(c['chi2_pvalue'], '.3g')})",
+        f"KS D = {_fmt(c['ks_statistic'], '.4f')} (p = {_fmt(c['ks_pvalue'], '.3g')})",
+    ]
     if c["n_pred_outside"]:
         lines.append(f"predictions outside the range: {c['n_pred_outside']}")
     lines += _failed_line(c["n_failed"], int(c["n_true"].sum()))
@@ -320,10 +371,24 @@ def plot_confidence(confidence, correct, ax=None, *, bins: int = 20, log: bool =
         raise ValueError("confidence must lie in [0, 1]")
     fig, ax = _axes(ax, figsize=(6, 4))
     edges = np.linspace(0, 1, int(bins) + 1)
-    ax.hist(conf[good & ok_c], bins=edges, histtype="stepfilled", alpha=0.5, color="C2",
-            label=f"correct ({int((good & ok_c).sum())})", log=log)
-    ax.hist(conf[good & ~ok_c], bins=edges, histtype="stepfilled", alpha=0.5, color="C3",
-            label=f"wrong ({int((good & ~ok_c).sum())})", log=log)
+    ax.hist(
+        conf[good & ok_c],
+        bins=edges,
+        histtype="stepfilled",
+        alpha=0.5,
+        color="C2",
+        label=f"correct ({int((good & ok_c).sum())})",
+        log=log,
+    )
+    ax.hist(
+        conf[good & ~ok_c],
+        bins=edges,
+        histtype="stepfilled",
+        alpha=0.5,
+        color="C3",
+        label=f"wrong ({int((good & ~ok_c).sum())})",
+        log=log,
+    )
     ax.set(xlabel="confidence (max class probability)", ylabel="objects", xlim=(0, 1))
     lines = [f"accuracy = {_fmt(float(np.mean(ok_c & good)), '.4f')}"]
     _text(ax, lines + _failed_line(int((~good).sum()), conf.size), loc="upper left")
@@ -332,7 +397,13 @@ def plot_confidence(confidence, correct, ax=None, *, bins: int = 20, log: bool =
 
 
 def plot_confusion(
-    y_pred, y_true, ax=None, *, labels=None, names=None, normalize: str | None = "true",
+    y_pred,
+    y_true,
+    ax=None,
+    *,
+    labels=None,
+    names=None,
+    normalize: str | None = "true",
     annotate: bool | None = None,
 ) -> Figure:
     """Confusion matrix as an image (rows true, columns predicted).
@@ -382,12 +453,26 @@ def plot_confusion(
         names = [str(x) for x in labs]
     elif len(names) != c:
         raise ValueError(f"names has {len(names)} entries for {c} classes")
-    fig, ax = _axes(ax, figsize=(max(4.5, 0.45 * c + 2), max(4, 0.45 * c + 1.5)) if c <= 30
-                    else (7, 6))
-    im = ax.imshow(shown, cmap="Blues", interpolation="nearest", origin="upper",
-                   vmin=0, vmax=1 if normalize else None)
-    fig.colorbar(im, ax=ax, label={"true": "fraction of true class", "pred":
-                                   "fraction of predicted class", None: "objects"}[normalize])
+    fig, ax = _axes(
+        ax, figsize=(max(4.5, 0.45 * c + 2), max(4, 0.45 * c + 1.5)) if c <= 30 else (7, 6)
+    )
+    im = ax.imshow(
+        shown,
+        cmap="Blues",
+        interpolation="nearest",
+        origin="upper",
+        vmin=0,
+        vmax=1 if normalize else None,
+    )
+    fig.colorbar(
+        im,
+        ax=ax,
+        label={
+            "true": "fraction of true class",
+            "pred": "fraction of predicted class",
+            None: "objects",
+        }[normalize],
+    )
     if c <= 30:
         ticks = np.arange(c)
         ax.set_xticks(ticks, [str(x) for x in names], rotation=45, ha="right", fontsize=8)
@@ -398,8 +483,15 @@ def plot_confusion(
                 v = shown[i, j]
                 if np.isfinite(v):
                     txt = f"{v:.2f}" if normalize else f"{int(v)}"
-                    ax.text(j, i, txt, ha="center", va="center", fontsize=7,
-                            color="white" if normalize and v > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        txt,
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if normalize and v > 0.5 else "black",
+                    )
     ax.set(xlabel="predicted", ylabel="true")
     return fig
 
@@ -433,16 +525,29 @@ def plot_reliability(probs, y_true, ax=None, *, n_bins: int = 10, mode: str = "t
     e = r["edges"]
     centres = 0.5 * (e[1:] + e[:-1])
     ne = r["counts"] > 0
-    ax.bar(centres[ne], r["frequency"][ne], width=np.diff(e)[ne], color="C0", alpha=0.35,
-           edgecolor="C0", label="observed frequency")
+    ax.bar(
+        centres[ne],
+        r["frequency"][ne],
+        width=np.diff(e)[ne],
+        color="C0",
+        alpha=0.35,
+        edgecolor="C0",
+        label="observed frequency",
+    )
     size = 10 + 190 * r["counts"][ne] / max(r["counts"].max(), 1)
     ax.scatter(r["confidence"][ne], r["frequency"][ne], s=size, color="C0", zorder=3)
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability",
-           ylabel="observed frequency")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability", ylabel="observed frequency")
     ax.set_aspect("equal")
-    _text(ax, [f"ECE = {_fmt(r['ece'])}", f"MCE = {_fmt(r['mce'])}", f"N = {r['n']}",
-               *_failed_line(r["n_failed"], r["n"])])
+    _text(
+        ax,
+        [
+            f"ECE = {_fmt(r['ece'])}",
+            f"MCE = {_fmt(r['mce'])}",
+            f"N = {r['n']}",
+            *_failed_line(r["n_failed"], r["n"]),
+        ],
+    )
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
@@ -486,13 +591,13 @@ def plot_pit(pit_values, ax=None, *, n_bins: int = 20) -> Figure:
     band = math.sqrt(n_bins / n_ok)  # relative Poisson error of a bin's count
     ax.axhspan(1 - band, 1 + band, color="0.6", alpha=0.3, label="uniform +-1 sigma")
     ax.axhline(1, color="k", lw=1)
-    ax.set(xlim=(0, 1), ylim=(0, max(2.0, 1.1 * float(density.max()))), xlabel="PIT",
-           ylabel="density")
+    ax.set(
+        xlim=(0, 1), ylim=(0, max(2.0, 1.1 * float(density.max()))), xlabel="PIT", ylabel="density"
+    )
     srt = np.sort(v[np.isfinite(v)])
     ranks = np.arange(1, n_ok + 1)
     ks = float(max(np.max(ranks / n_ok - srt), np.max(srt - (ranks - 1) / n_ok)))
-    _text(ax, [f"N = {n_ok}", f"KS vs uniform: {ks:.4f}",
-               *_failed_line(v.size - n_ok, v.size)])
+    _text(ax, [f"N = {n_ok}", f"KS vs uniform: {ks:.4f}", *_failed_line(v.size - n_ok, v.size)])
     ax.legend(loc="upper right", fontsize=8)
     return fig
 
@@ -536,8 +641,9 @@ def plot_pulls(z_pred, sigma, z_true, ax=None, *, bins: int = 60, xmax: float = 
     ax.stairs(density, edges, fill=True, alpha=0.5, color="C0", label="pulls")
     x = np.linspace(-xmax, xmax, 400)
     ax.plot(x, np.exp(-0.5 * x**2) / math.sqrt(2 * math.pi), "k", lw=1, label="N(0, 1)")
-    ax.set(xlim=(-xmax, xmax), xlabel=r"$(z_{\rm pred} - z_{\rm true}) / \sigma_z$",
-           ylabel="density")
+    ax.set(
+        xlim=(-xmax, xmax), xlabel=r"$(z_{\rm pred} - z_{\rm true}) / \sigma_z$", ylabel="density"
+    )
     goal = metrics.GAUSSIAN_COVERAGE
     lines = [f"<{k} sigma: {_fmt(cov[k], '.3f')} (goal {goal[k]:.3f})" for k in (1, 2, 3)]
     lines.append(f"median |pull| = {_fmt(mp, '.3f')} (goal 0.674)")
@@ -735,8 +841,11 @@ def report(
         if y_true is None:
             raise ValueError("probs needs y_true (class indices) to be judged")
         if y_pred is None:
-            y_pred = np.where(np.all(np.isfinite(probs), axis=1),
-                              np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1), -1)
+            y_pred = np.where(
+                np.all(np.isfinite(probs), axis=1),
+                np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1),
+                -1,
+            )
         if confidence is None:
             confidence = probs.max(axis=1)
     if (y_pred is None) != (y_true is None):
@@ -748,8 +857,7 @@ def report(
         out["meta"] = dict(meta)
 
     out["redshift"] = metrics.summary(zp, zt, sigma, **kw)
-    figures["z_pred_vs_true.png"] = plot_z_pred_vs_true(zp, zt,
-                                                        outlier_threshold=outlier_threshold)
+    figures["z_pred_vs_true.png"] = plot_z_pred_vs_true(zp, zt, outlier_threshold=outlier_threshold)
     figures["residuals.png"] = plot_residuals(zp, zt, outlier_threshold=outlier_threshold)
     nz = metrics.nz_comparison(zp, zt, bins=nz_bins)
     out["nz"] = nz
@@ -785,9 +893,15 @@ def report(
         if len(labs) <= _CONFUSION_MAX_CLASSES:
             pr = metrics.precision_recall(y_pred, y_true, order)
             names = [str(x) for x in (labs if labels is None else labels)]
-            cs["per_class"] = {name: {"precision": pr["precision"][i], "recall": pr["recall"][i],
-                                      "f1": pr["f1"][i], "support": pr["support"][i]}
-                               for i, name in enumerate(names)}
+            cs["per_class"] = {
+                name: {
+                    "precision": pr["precision"][i],
+                    "recall": pr["recall"][i],
+                    "f1": pr["f1"][i],
+                    "support": pr["support"][i],
+                }
+                for i, name in enumerate(names)
+            }
             cs["confusion_matrix"] = {"labels": names, "matrix": m}
             figures["confusion.png"] = plot_confusion(y_pred, y_true, labels=order, names=names)
         else:
@@ -808,8 +922,9 @@ def report(
         table = metrics.by_bins(snr, snr_bins, metrics.summary, zp, zt, **kw)
         out["by_snr"] = _table_rows(table)
     if classes is not None:
-        table = metrics.by_bins(np.asarray(classes).astype(str), None, metrics.summary, zp, zt,
-                                **kw)
+        table = metrics.by_bins(
+            np.asarray(classes).astype(str), None, metrics.summary, zp, zt, **kw
+        )
         out["by_class"] = _table_rows(table)
         out["good_fraction_by_class"] = metrics.good_fraction_by_class(zp, zt, classes)
 
@@ -834,4 +949,3 @@ def report(
             fh.write(text + "\n")
     logger.info("report: wrote %d figures and metrics.json to %s", len(figures), out_dir)
     return out
-

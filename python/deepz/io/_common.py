@@ -23,8 +23,18 @@ FLAM_UNIT_STR = "1e-17 erg / (s cm2 Angstrom)"
 
 #: File name endings :func:`expand_paths` picks up inside a directory.
 KNOWN_SUFFIXES = (
-    ".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fits.fz",
-    ".h5", ".hdf5", ".hdf", ".npz", ".csv", ".ecsv",
+    ".fits",
+    ".fit",
+    ".fts",
+    ".fits.gz",
+    ".fit.gz",
+    ".fits.fz",
+    ".h5",
+    ".hdf5",
+    ".hdf",
+    ".npz",
+    ".csv",
+    ".ecsv",
 )
 
 
@@ -68,7 +78,8 @@ def expand_paths(paths) -> list[str]:
         s = os.fspath(p)
         if os.path.isdir(s):
             found = sorted(
-                str(q) for q in Path(s).iterdir()
+                str(q)
+                for q in Path(s).iterdir()
                 if q.is_file() and q.name.lower().endswith(KNOWN_SUFFIXES)
             )
             if not found:
@@ -119,13 +130,17 @@ def open_fits(path: str, memmap: bool = True) -> Iterator:
     with open(path, "rb") as fh:
         head = fh.read(9)
     if head == b"SIMPLE  =" and size % 2880:
-        raise ReadError(path, f"truncated: {size} bytes is not a whole number of 2880-byte "
-                              f"FITS blocks (the file was cut {size % 2880} bytes into a block)")
+        raise ReadError(
+            path,
+            f"truncated: {size} bytes is not a whole number of 2880-byte "
+            f"FITS blocks (the file was cut {size % 2880} bytes into a block)",
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            hdul = fits.open(path, memmap=memmap, do_not_scale_image_data=True,
-                             lazy_load_hdus=False)
+            hdul = fits.open(
+                path, memmap=memmap, do_not_scale_image_data=True, lazy_load_hdus=False
+            )
         except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
             raise ReadError(path, f"not a readable FITS file ({exc})") from exc
         try:
@@ -137,8 +152,9 @@ def open_fits(path: str, memmap: bool = True) -> Iterator:
             except (TypeError, ValueError, OSError, IndexError) as exc:
                 _raise_truncated(path, caught)
                 if "buffer is too small" in str(exc):
-                    raise ReadError(path, "truncated: a data unit ends past the end of "
-                                          "the file") from exc
+                    raise ReadError(
+                        path, "truncated: a data unit ends past the end of the file"
+                    ) from exc
                 raise ReadError(path, f"{type(exc).__name__}: {exc}") from exc
             _raise_truncated(path, caught)
         finally:
@@ -187,7 +203,8 @@ def image_data(hdu, rows: slice | None = None) -> np.ndarray:
         return data
     if data.dtype.kind == "i" and bscale == 1 and bzero == 2 ** (8 * data.dtype.itemsize - 1):
         return data.view(np.dtype(f"u{data.dtype.itemsize}")) ^ np.array(
-            1 << (8 * data.dtype.itemsize - 1), dtype=f"u{data.dtype.itemsize}")
+            1 << (8 * data.dtype.itemsize - 1), dtype=f"u{data.dtype.itemsize}"
+        )
     return data.astype(np.float64) * bscale + bzero
 
 
@@ -214,8 +231,9 @@ def as_mask(a: np.ndarray) -> np.ndarray:
     return a.astype(np.int64).astype(np.uint32)
 
 
-def progress(iterable: Iterable, total: int | None = None, desc: str = "",
-             enable: bool | None = None):
+def progress(
+    iterable: Iterable, total: int | None = None, desc: str = "", enable: bool | None = None
+):
     """Wrap ``iterable`` in a tqdm bar when tqdm is installed and ``enable`` allows.
 
     ``enable=None`` shows a bar only for more than one item; without tqdm the
@@ -247,8 +265,12 @@ def parse_unit(text, default=None):
     s = str(text).strip()
     if not s:
         return default
-    cleaned = (s.replace("Angstroms", "Angstrom").replace("Ang", "Angstrom")
-               .replace("Angstromstrom", "Angstrom").replace("^", ""))
+    cleaned = (
+        s.replace("Angstroms", "Angstrom")
+        .replace("Ang", "Angstrom")
+        .replace("Angstromstrom", "Angstrom")
+        .replace("^", "")
+    )
     for candidate, fmt in ((s, "fits"), (s, None), (cleaned, "fits"), (cleaned, None)):
         try:
             with warnings.catch_warnings():
@@ -269,8 +291,13 @@ def check_on_error(on_error: str) -> None:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
 
 
-def read_many(files: list[str], read_one, on_error: str = "raise", desc: str = "reading",
-              show_progress: bool | None = None):
+def read_many(
+    files: list[str],
+    read_one,
+    on_error: str = "raise",
+    desc: str = "reading",
+    show_progress: bool | None = None,
+):
     """Call ``read_one(path)`` on each file; return ``(results, errors)``.
 
     ``on_error="raise"`` lets the first :class:`ReadError` propagate (any other
@@ -296,9 +323,15 @@ def read_many(files: list[str], read_one, on_error: str = "raise", desc: str = "
                 raise
             errors.append((exc.path, exc.problem))
     if errors:
-        log.warning("skipped %d of %d files:\n%s", len(errors), len(files),
-                    "\n".join(f"  {p}: {m}" for p, m in errors))
+        log.warning(
+            "skipped %d of %d files:\n%s",
+            len(errors),
+            len(files),
+            "\n".join(f"  {p}: {m}" for p, m in errors),
+        )
     if not results:
-        raise ReadError(files[0] if len(files) == 1 else f"<all {len(files)} files>",
-                        "no file could be read: " + "; ".join(f"{p}: {m}" for p, m in errors))
+        raise ReadError(
+            files[0] if len(files) == 1 else f"<all {len(files)} files>",
+            "no file could be read: " + "; ".join(f"{p}: {m}" for p, m in errors),
+        )
     return results, errors

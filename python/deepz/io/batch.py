@@ -115,14 +115,22 @@ class SpectraBatch:
             if not (isinstance(self.wave, dict) and isinstance(self.ivar, dict)):
                 raise ValueError("wave, flux and ivar must all be dicts of arms, or none")
             if set(self.wave) != set(self.flux) or set(self.ivar) != set(self.flux):
-                raise ValueError(f"arms differ: wave {list(self.wave)}, flux {list(self.flux)}, "
-                                 f"ivar {list(self.ivar)}")
+                raise ValueError(
+                    f"arms differ: wave {list(self.wave)}, flux {list(self.flux)}, "
+                    f"ivar {list(self.ivar)}"
+                )
             if self.mask is None:
                 self.mask = {a: np.zeros(f.shape, np.uint32) for a, f in self.flux.items()}
             n = None
             for arm in self.flux:
-                n = self._check_arrays(self.wave[arm], self.flux[arm], self.ivar[arm],
-                                       self.mask[arm], f"[{arm!r}]", shared_only=True)
+                n = self._check_arrays(
+                    self.wave[arm],
+                    self.flux[arm],
+                    self.ivar[arm],
+                    self.mask[arm],
+                    f"[{arm!r}]",
+                    shared_only=True,
+                )
         else:
             if self.mask is None:
                 self.mask = np.zeros(np.shape(self.flux), np.uint32)
@@ -131,8 +139,10 @@ class SpectraBatch:
             self.targetid = np.arange(n, dtype=np.int64)
         self.targetid = np.asarray(self.targetid)
         if self.targetid.shape != (n,) or self.targetid.dtype.kind not in "iu":
-            raise ValueError(f"targetid must be ({n},) integers, got shape "
-                             f"{self.targetid.shape} dtype {self.targetid.dtype}")
+            raise ValueError(
+                f"targetid must be ({n},) integers, got shape "
+                f"{self.targetid.shape} dtype {self.targetid.dtype}"
+            )
         self.targetid = self.targetid.astype(np.int64, copy=False)
         if self.meta is None:
             self.meta = Table({"ROW": np.arange(n)})
@@ -141,31 +151,41 @@ class SpectraBatch:
         if len(self.meta) != n:
             raise ValueError(f"meta must have {n} rows (one per spectrum), got {len(self.meta)}")
         if not (_is_flambda(self.flux_unit) or _is_arbitrary(self.flux_unit)):
-            raise ValueError(f"flux_unit must be an f_lambda unit or dimensionless, "
-                             f"got {self.flux_unit}")
+            raise ValueError(
+                f"flux_unit must be an f_lambda unit or dimensionless, got {self.flux_unit}"
+            )
 
     @staticmethod
     def _check_arrays(wave, flux, ivar, mask, tag, shared_only=False) -> int:
         for name, a in (("flux", flux), ("ivar", ivar)):
             if not isinstance(a, np.ndarray) or a.ndim != 2:
-                raise ValueError(f"{name}{tag} must be a 2-D (N, M) array, got "
-                                 f"{getattr(a, 'shape', type(a).__name__)}")
+                raise ValueError(
+                    f"{name}{tag} must be a 2-D (N, M) array, got "
+                    f"{getattr(a, 'shape', type(a).__name__)}"
+                )
             if a.dtype not in _FLOATS:
                 raise ValueError(f"{name}{tag} must be float32 or float64, got {a.dtype}")
         if ivar.shape != flux.shape or ivar.dtype != flux.dtype:
-            raise ValueError(f"ivar{tag} must match flux: {flux.shape} {flux.dtype}, got "
-                             f"{ivar.shape} {ivar.dtype}")
+            raise ValueError(
+                f"ivar{tag} must match flux: {flux.shape} {flux.dtype}, got "
+                f"{ivar.shape} {ivar.dtype}"
+            )
         if not isinstance(mask, np.ndarray) or mask.shape != flux.shape or mask.dtype != np.uint32:
-            raise ValueError(f"mask{tag} must be uint32 of shape {flux.shape}, got "
-                             f"{getattr(mask, 'shape', None)} {getattr(mask, 'dtype', None)}")
+            raise ValueError(
+                f"mask{tag} must be uint32 of shape {flux.shape}, got "
+                f"{getattr(mask, 'shape', None)} {getattr(mask, 'dtype', None)}"
+            )
         n, m = flux.shape
         if not isinstance(wave, np.ndarray) or wave.dtype != np.float64:
-            raise ValueError(f"wave{tag} must be a float64 array, got "
-                             f"{getattr(wave, 'dtype', type(wave).__name__)}")
+            raise ValueError(
+                f"wave{tag} must be a float64 array, got "
+                f"{getattr(wave, 'dtype', type(wave).__name__)}"
+            )
         ok_shapes = [(m,)] if shared_only else [(m,), (n, m)]
         if wave.shape not in ok_shapes:
-            raise ValueError(f"wave{tag} must have shape {' or '.join(map(str, ok_shapes))}, "
-                             f"got {wave.shape}")
+            raise ValueError(
+                f"wave{tag} must have shape {' or '.join(map(str, ok_shapes))}, got {wave.shape}"
+            )
         if not np.all(np.isfinite(wave)):
             raise ValueError(f"wave{tag} has non-finite values")
         if m > 1 and not np.all(np.diff(wave, axis=-1) > 0):
@@ -236,16 +256,21 @@ class SpectraBatch:
 
     def _no_arms(self, what):
         if self.arms is not None:
-            raise ValueError(f"{what} needs one grid per spectrum; this batch keeps the arms "
-                             f"{self.arms} separate: read with arms='combine'")
+            raise ValueError(
+                f"{what} needs one grid per spectrum; this batch keeps the arms "
+                f"{self.arms} separate: read with arms='combine'"
+            )
 
     def __repr__(self) -> str:
-        grid = ("arms " + ",".join(f"{a}:{m}" for a, m in self.npix.items())
-                if self.arms is not None else
-                f"{'shared' if self.shared_wave else 'per-spectrum'} grid of {self.npix} px")
+        grid = (
+            "arms " + ",".join(f"{a}:{m}" for a, m in self.npix.items())
+            if self.arms is not None
+            else f"{'shared' if self.shared_wave else 'per-spectrum'} grid of {self.npix} px"
+        )
         err = f", {len(self.errors)} failed files" if self.errors else ""
-        return (f"SpectraBatch(N={len(self)}, {grid}, {self.dtype}, flux_unit='{self.flux_unit}'"
-                f"{err})")
+        return (
+            f"SpectraBatch(N={len(self)}, {grid}, {self.dtype}, flux_unit='{self.flux_unit}'{err})"
+        )
 
     # ------------------------------------------------------------ transforms
     def select(self, idx) -> SpectraBatch:
@@ -267,9 +292,16 @@ class SpectraBatch:
             wave = dict(self.wave)
         else:
             wave = take(self.wave, True)
-        return SpectraBatch(wave, take(self.flux), take(self.ivar), take(self.mask),
-                            self.targetid[rows], self.meta[rows], self.flux_unit,
-                            list(self.errors))
+        return SpectraBatch(
+            wave,
+            take(self.flux),
+            take(self.ivar),
+            take(self.mask),
+            self.targetid[rows],
+            self.meta[rows],
+            self.flux_unit,
+            list(self.errors),
+        )
 
     def __getitem__(self, idx) -> SpectraBatch:
         """Return ``self.select(idx)``."""
@@ -286,8 +318,16 @@ class SpectraBatch:
                 return {k: v.astype(dtype) for k, v in a.items()}
             return a.astype(dtype)
 
-        return SpectraBatch(self.wave, cast(self.flux), cast(self.ivar), self.mask,
-                            self.targetid, self.meta, self.flux_unit, list(self.errors))
+        return SpectraBatch(
+            self.wave,
+            cast(self.flux),
+            cast(self.ivar),
+            self.mask,
+            self.targetid,
+            self.meta,
+            self.flux_unit,
+            list(self.errors),
+        )
 
     def to_unit(self, unit) -> SpectraBatch:
         """Return the batch with flux converted to the f_lambda ``unit`` (ivar follows)."""
@@ -304,8 +344,9 @@ class SpectraBatch:
             k = flux_factor(self.flux_unit, unit, self.wave)
             fl = (self.flux * k).astype(self.dtype)
             iv = (self.ivar / k**2).astype(self.dtype)
-        return SpectraBatch(self.wave, fl, iv, self.mask, self.targetid, self.meta, unit,
-                            list(self.errors))
+        return SpectraBatch(
+            self.wave, fl, iv, self.mask, self.targetid, self.meta, unit, list(self.errors)
+        )
 
     def table(self) -> Table:
         """Return ``meta`` with ``TARGETID`` as first column (for joins with catalogues)."""
@@ -346,20 +387,30 @@ class SpectraBatch:
 
         if stack:
             if not self.shared_wave:
-                raise ValueError("to_specutils(stack=True) needs a shared grid; this batch has "
-                                 "one grid per spectrum: use stack=False")
+                raise ValueError(
+                    "to_specutils(stack=True) needs a shared grid; this batch has "
+                    "one grid per spectrum: use stack=False"
+                )
             return Spectrum(
-                flux=self.flux * self.flux_unit, spectral_axis=self.wave * u.AA,
+                flux=self.flux * self.flux_unit,
+                spectral_axis=self.wave * u.AA,
                 uncertainty=InverseVariance(self.ivar, unit=self.flux_unit**-2),
-                mask=self.ivar == 0, meta={"targetid": self.targetid, "table": self.table()})
+                mask=self.ivar == 0,
+                meta={"targetid": self.targetid, "table": self.table()},
+            )
         out = []
         tab = self.table()
         for i in range(len(self)):
             row = {k: _plain(tab[k][i]) for k in tab.colnames if np.ndim(tab[k][i]) == 0}
-            out.append(Spectrum(
-                flux=self.flux[i] * self.flux_unit, spectral_axis=self.wave_of(i) * u.AA,
-                uncertainty=InverseVariance(self.ivar[i], unit=self.flux_unit**-2),
-                mask=self.ivar[i] == 0, meta={"targetid": int(self.targetid[i]), **row}))
+            out.append(
+                Spectrum(
+                    flux=self.flux[i] * self.flux_unit,
+                    spectral_axis=self.wave_of(i) * u.AA,
+                    uncertainty=InverseVariance(self.ivar[i], unit=self.flux_unit**-2),
+                    mask=self.ivar[i] == 0,
+                    meta={"targetid": int(self.targetid[i]), **row},
+                )
+            )
         return out
 
     @classmethod
@@ -417,8 +468,10 @@ def _wave_angstrom(wave) -> np.ndarray:
         try:
             return wave.to_value(u.AA, u.spectral()).astype(np.float64)
         except u.UnitConversionError as exc:
-            raise ValueError(f"wave must be a spectral quantity (length, frequency, energy), "
-                             f"got unit {wave.unit}") from exc
+            raise ValueError(
+                f"wave must be a spectral quantity (length, frequency, energy), "
+                f"got unit {wave.unit}"
+            ) from exc
     arr = np.asarray(wave)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"wave must be numeric, got dtype {arr.dtype}")
@@ -443,8 +496,9 @@ def sanitize(flux: np.ndarray, ivar: np.ndarray, mask: np.ndarray) -> np.ndarray
     return nonfinite
 
 
-def from_arrays(wave, flux, ivar=None, err=None, mask=None, unit=None, targetid=None,
-                meta=None, dtype=None) -> SpectraBatch:
+def from_arrays(
+    wave, flux, ivar=None, err=None, mask=None, unit=None, targetid=None, meta=None, dtype=None
+) -> SpectraBatch:
     """Build a batch from arrays or astropy Quantities, converting units.
 
     Parameters
@@ -499,8 +553,9 @@ def from_arrays(wave, flux, ivar=None, err=None, mask=None, unit=None, targetid=
         raise ValueError(f"flux must have shape (M,) or (N, M), got {np.shape(flux)}")
     n, m = f.shape
     if w.shape not in ((m,), (n, m)) and not (w.ndim == 2 and w.shape == (1, m)):
-        raise ValueError(f"wave must have shape ({m},) or ({n}, {m}) to match flux {f.shape}, "
-                         f"got {w.shape}")
+        raise ValueError(
+            f"wave must have shape ({m},) or ({n}, {m}) to match flux {f.shape}, got {w.shape}"
+        )
     if w.ndim == 2 and w.shape[0] == 1:
         w = w[0]
     if dtype is None:
@@ -562,8 +617,13 @@ def from_arrays(wave, flux, ivar=None, err=None, mask=None, unit=None, targetid=
     t = Table(meta) if meta is not None else Table()
     if len(t.colnames) and len(t) != n:
         raise ValueError(f"meta must have {n} rows, got {len(t)}")
-    defaults = {"SOURCE": np.full(n, "<arrays>"), "HDU": np.full(n, ""),
-                "ROW": np.arange(n), "NPIX": np.full(n, m), "NPIX_NONFINITE": nonfinite}
+    defaults = {
+        "SOURCE": np.full(n, "<arrays>"),
+        "HDU": np.full(n, ""),
+        "ROW": np.arange(n),
+        "NPIX": np.full(n, m),
+        "NPIX_NONFINITE": nonfinite,
+    }
     for name, col in defaults.items():
         if name not in t.colnames:
             t[name] = col
@@ -624,8 +684,9 @@ def from_specutils(spectra, unit=None) -> SpectraBatch:
                 tid = np.atleast_1d(np.asarray(meta[key])).astype(np.int64)
                 break
         t = Table({"SOURCE": np.full(flux2.shape[0], "<specutils>")})
-        batches.append(from_arrays(wave, flux2, ivar=ivar, err=err, mask=mask, unit=unit,
-                                   targetid=tid, meta=t))
+        batches.append(
+            from_arrays(wave, flux2, ivar=ivar, err=err, mask=mask, unit=unit, targetid=tid, meta=t)
+        )
     return concatenate(batches)
 
 
@@ -678,9 +739,11 @@ def concatenate(batches, unit=None) -> SpectraBatch:
     if arbitrary and (physical or not _is_arbitrary(unit)):
         a_src = arbitrary[0].source[0] if len(arbitrary[0]) else "?"
         p_src = physical[0].source[0] if physical and len(physical[0]) else str(unit)
-        raise ValueError(f"cannot join spectra in arbitrary flux units ({a_src}) with spectra "
-                         f"in {unit} ({p_src}): give flux_unit= to say what unit the files "
-                         f"without one are in")
+        raise ValueError(
+            f"cannot join spectra in arbitrary flux units ({a_src}) with spectra "
+            f"in {unit} ({p_src}): give flux_unit= to say what unit the files "
+            f"without one are in"
+        )
     batches = [b.to_unit(unit) for b in batches]
     dtype = np.result_type(*[b.dtype for b in batches])
     errors = [e for b in batches for e in b.errors]
@@ -693,10 +756,13 @@ def concatenate(batches, unit=None) -> SpectraBatch:
         wave, flux, ivar, mask = {}, {}, {}, {}
         for a in arms[0]:
             w0 = batches[0].wave[a]
-            if any(b.wave[a].shape != w0.shape or not np.array_equal(b.wave[a], w0)
-                   for b in batches):
-                raise ValueError(f"arm {a!r} has different grids in the batches; "
-                                 f"read with arms='combine' to join them")
+            if any(
+                b.wave[a].shape != w0.shape or not np.array_equal(b.wave[a], w0) for b in batches
+            ):
+                raise ValueError(
+                    f"arm {a!r} has different grids in the batches; "
+                    f"read with arms='combine' to join them"
+                )
             wave[a] = w0
             flux[a] = np.concatenate([b.flux[a] for b in batches]).astype(dtype, copy=False)
             ivar[a] = np.concatenate([b.ivar[a] for b in batches]).astype(dtype, copy=False)
@@ -704,12 +770,20 @@ def concatenate(batches, unit=None) -> SpectraBatch:
         return SpectraBatch(wave, flux, ivar, mask, tid, meta, unit, errors)
 
     w0 = batches[0].wave
-    if all(b.wave.ndim == 1 and b.wave.shape == w0.shape and np.array_equal(b.wave, w0)
-           for b in batches):
+    if all(
+        b.wave.ndim == 1 and b.wave.shape == w0.shape and np.array_equal(b.wave, w0)
+        for b in batches
+    ):
         return SpectraBatch(
-            w0, np.concatenate([b.flux for b in batches]).astype(dtype, copy=False),
+            w0,
+            np.concatenate([b.flux for b in batches]).astype(dtype, copy=False),
             np.concatenate([b.ivar for b in batches]).astype(dtype, copy=False),
-            np.concatenate([b.mask for b in batches]), tid, meta, unit, errors)
+            np.concatenate([b.mask for b in batches]),
+            tid,
+            meta,
+            unit,
+            errors,
+        )
     m = max(b.flux.shape[1] for b in batches)
     n = len(tid)
     wave = np.empty((n, m))
@@ -721,9 +795,9 @@ def concatenate(batches, unit=None) -> SpectraBatch:
         nb, mb = b.flux.shape
         for j in range(nb):
             wave[i + j] = _pad_grid(b.wave_of(j), m)
-        flux[i:i + nb, :mb] = b.flux
-        ivar[i:i + nb, :mb] = b.ivar
-        mask[i:i + nb, :mb] = b.mask
+        flux[i : i + nb, :mb] = b.flux
+        ivar[i : i + nb, :mb] = b.ivar
+        mask[i : i + nb, :mb] = b.mask
         i += nb
     if "NPIX" not in meta.colnames:
         meta["NPIX"] = np.concatenate([np.full(len(b), b.flux.shape[1]) for b in batches])

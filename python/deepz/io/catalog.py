@@ -125,8 +125,9 @@ class ZWarn(enum.IntFlag):
 
 
 #: ZWarn bits whose meaning is redrock's (same bit, same meaning).
-REDROCK_COMPATIBLE = (ZWarn.SKY | ZWarn.LITTLE_COVERAGE | ZWarn.SMALL_DELTA_CHI2
-                      | ZWarn.Z_FITLIMIT | ZWarn.NODATA)
+REDROCK_COMPATIBLE = (
+    ZWarn.SKY | ZWarn.LITTLE_COVERAGE | ZWarn.SMALL_DELTA_CHI2 | ZWarn.Z_FITLIMIT | ZWarn.NODATA
+)
 
 #: Standard columns: name -> (numpy dtype kind, fill for missing, description).
 CATALOG_COLUMNS = {
@@ -140,8 +141,9 @@ CATALOG_COLUMNS = {
 }
 
 
-def make_catalog(targetid, z, zerr=None, zwarn=None, spectype=None, subtype=None,
-                 deltachi2=None, **columns) -> Table:
+def make_catalog(
+    targetid, z, zerr=None, zwarn=None, spectype=None, subtype=None, deltachi2=None, **columns
+) -> Table:
     """Build a catalogue table with the standard columns first, in their dtypes.
 
     Parameters
@@ -161,8 +163,15 @@ def make_catalog(targetid, z, zerr=None, zwarn=None, spectype=None, subtype=None
     """
     tid = np.asarray(targetid).astype(np.int64).reshape(-1)
     n = tid.size
-    given = {"TARGETID": tid, "Z": z, "ZERR": zerr, "ZWARN": zwarn, "SPECTYPE": spectype,
-             "SUBTYPE": subtype, "DELTACHI2": deltachi2}
+    given = {
+        "TARGETID": tid,
+        "Z": z,
+        "ZERR": zerr,
+        "ZWARN": zwarn,
+        "SPECTYPE": spectype,
+        "SUBTYPE": subtype,
+        "DELTACHI2": deltachi2,
+    }
     t = Table()
     for name, (dt, fill, desc) in CATALOG_COLUMNS.items():
         v = given[name]
@@ -194,21 +203,32 @@ def _as_table(table) -> Table:
         return Table(table)
     if hasattr(table, "to_dict") and hasattr(table, "columns"):  # pandas
         return Table.from_pandas(table)
-    raise TypeError(f"table must be an astropy Table, a dict of columns, a structured array "
-                    f"or a pandas DataFrame, got {type(table).__name__}")
+    raise TypeError(
+        f"table must be an astropy Table, a dict of columns, a structured array "
+        f"or a pandas DataFrame, got {type(table).__name__}"
+    )
 
 
 def _version() -> str:
     try:
         from deepz import __version__
+
         return str(__version__)
     except ImportError:  # pragma: no cover
         return "unknown"
 
 
-_FORMATS = {".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".csv": "csv",
-            ".ecsv": "ecsv", ".h5": "hdf5", ".hdf5": "hdf5", ".parquet": "parquet",
-            ".pq": "parquet"}
+_FORMATS = {
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fits.gz": "fits",
+    ".csv": "csv",
+    ".ecsv": "ecsv",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 def _format_of(path: str, fmt: str | None) -> str:
@@ -220,12 +240,20 @@ def _format_of(path: str, fmt: str | None) -> str:
     for ext in sorted(_FORMATS, key=len, reverse=True):
         if low.endswith(ext):
             return _FORMATS[ext]
-    raise ValueError(f"cannot tell the format of {path!r} from its extension; use one of "
-                     f"{sorted(_FORMATS)} or pass format=")
+    raise ValueError(
+        f"cannot tell the format of {path!r} from its extension; use one of "
+        f"{sorted(_FORMATS)} or pass format="
+    )
 
 
-def write_catalog(path, table, overwrite: bool = False, seed: int | None = None,
-                  meta: dict | None = None, format: str | None = None) -> str:
+def write_catalog(
+    path,
+    table,
+    overwrite: bool = False,
+    seed: int | None = None,
+    meta: dict | None = None,
+    format: str | None = None,
+) -> str:
     """Write a redshift catalogue atomically (temporary file, then rename).
 
     Parameters
@@ -278,8 +306,11 @@ def write_catalog(path, table, overwrite: bool = False, seed: int | None = None,
     fmt = _format_of(path, format)
     t = _as_table(table).copy(copy_data=False)
     own = dict(t.meta)  # the table's metadata (Predictor: MODEL, TASK, Z_BINS, CLASSES)
-    info = {**own, "DEEPZVER": _version(),
-            "DATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")}
+    info = {
+        **own,
+        "DEEPZVER": _version(),
+        "DATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     if seed is not None:
         info["SEED"] = int(seed)
     info.update(meta or {})
@@ -292,16 +323,18 @@ def write_catalog(path, table, overwrite: bool = False, seed: int | None = None,
         try:
             import pyarrow  # noqa: F401
         except ImportError as exc:
-            raise ImportError("writing Parquet needs pyarrow (pip install pyarrow); "
-                              "or write .fits / .csv") from exc
+            raise ImportError(
+                "writing Parquet needs pyarrow (pip install pyarrow); or write .fits / .csv"
+            ) from exc
     with atomic_path(path, overwrite=overwrite) as tmp:
         if fmt == "fits":
             _write_fits(tmp, t, info, optional)
         elif fmt == "csv":
             t.meta = {}
             with open(tmp, "w", newline="") as fh:
-                fh.writelines(f"# {k}: {v if _is_scalar(v) else _json(v)}\n"
-                              for k, v in info.items())
+                fh.writelines(
+                    f"# {k}: {v if _is_scalar(v) else _json(v)}\n" for k, v in info.items()
+                )
                 t.write(fh, format="ascii.csv")
         elif fmt == "ecsv":
             t.meta = dict(info)
@@ -460,9 +493,14 @@ def _unmask_strings(t: Table) -> Table:
     return t
 
 
-_CAT_MAP = (("Z", "Z_CAT"), ("ZERR", "ZERR_CAT"), ("ZWARN", "ZWARN_CAT"),
-            ("SPECTYPE", "SPECTYPE_CAT"), ("SUBTYPE", "SUBTYPE_CAT"),
-            ("DELTACHI2", "DELTACHI2_CAT"))
+_CAT_MAP = (
+    ("Z", "Z_CAT"),
+    ("ZERR", "ZERR_CAT"),
+    ("ZWARN", "ZWARN_CAT"),
+    ("SPECTYPE", "SPECTYPE_CAT"),
+    ("SUBTYPE", "SUBTYPE_CAT"),
+    ("DELTACHI2", "DELTACHI2_CAT"),
+)
 
 
 def attach_catalog(batch, catalog) -> None:
@@ -481,7 +519,7 @@ def attach_catalog(batch, catalog) -> None:
         found = np.zeros(len(batch), bool)
         rows = np.zeros(len(batch), np.int64)
     else:
-        order = np.argsort(ctid, kind="stable")        # stable: first of repeated ids
+        order = np.argsort(ctid, kind="stable")  # stable: first of repeated ids
         sorted_tid = ctid[order]
         pos = np.clip(np.searchsorted(sorted_tid, batch.targetid), 0, len(ctid) - 1)
         found = sorted_tid[pos] == batch.targetid

@@ -48,15 +48,31 @@ log = logging.getLogger("deepz.io")
 try:  # the compiled kernel; tests may monkeypatch ``deepz.io.desi.resample``
     from deepz.kernels import resample
 except ImportError:  # pragma: no cover - deepz built without its core
+
     def resample(*args, **kwargs):
         """Stand in for the kernel when deepz was built without its core."""
         raise ImportError("deepz.kernels is not available (deepz._core not built)")
 
+
 #: FIBERMAP columns kept in ``meta`` by default (those present in the file).
 DEFAULT_FIBERMAP_COLUMNS = (
-    "TARGET_RA", "TARGET_DEC", "OBJTYPE", "COADD_FIBERSTATUS", "FIBERSTATUS", "TILEID",
-    "PETAL_LOC", "FIBER", "EXPID", "NIGHT", "COADD_NUMEXP", "COADD_EXPTIME", "DESI_TARGET",
-    "BGS_TARGET", "MWS_TARGET", "SCND_TARGET", "EBV",
+    "TARGET_RA",
+    "TARGET_DEC",
+    "OBJTYPE",
+    "COADD_FIBERSTATUS",
+    "FIBERSTATUS",
+    "TILEID",
+    "PETAL_LOC",
+    "FIBER",
+    "EXPID",
+    "NIGHT",
+    "COADD_NUMEXP",
+    "COADD_EXPTIME",
+    "DESI_TARGET",
+    "BGS_TARGET",
+    "MWS_TARGET",
+    "SCND_TARGET",
+    "EBV",
 )
 
 _ARM_ORDER = {"B": 0, "R": 1, "Z": 2}
@@ -83,7 +99,7 @@ def find_redrock(path: str) -> str | None:
     d, base = os.path.split(path)
     for prefix in ("coadd-", "spectra-"):
         if base.startswith(prefix):
-            rest = base[len(prefix):]
+            rest = base[len(prefix) :]
             for cat in ("redrock-", "zbest-"):
                 cand = os.path.join(d, cat + rest)
                 if os.path.exists(cand):
@@ -91,30 +107,43 @@ def find_redrock(path: str) -> str | None:
     return None
 
 
-def _read_one(path: str, arms: str = "combine", rows: slice | None = None,
-              fibermap_columns="default", dtype=None, combine_wave=None,
-              redrock="auto") -> SpectraBatch:
+def _read_one(
+    path: str,
+    arms: str = "combine",
+    rows: slice | None = None,
+    fibermap_columns="default",
+    dtype=None,
+    combine_wave=None,
+    redrock="auto",
+) -> SpectraBatch:
     with open_fits(path) as hdul:
         fm_hdu = get_hdu(hdul, "FIBERMAP", path)
         n_all = int(fm_hdu.header["NAXIS2"])
         rows = slice(0, n_all) if rows is None else rows
         armlist = desi_arms(hdul)
         if not armlist:
-            raise ReadError(path, f"no arm found: no *_WAVELENGTH HDU (the file has "
-                                  f"{', '.join(hdu_names(hdul))}); not a DESI coadd/spectra file")
+            raise ReadError(
+                path,
+                f"no arm found: no *_WAVELENGTH HDU (the file has "
+                f"{', '.join(hdu_names(hdul))}); not a DESI coadd/spectra file",
+            )
         partial = [a for a in "BRZ" if a not in armlist]
         if set(armlist) & set("BRZ") and partial:
-            raise ReadError(path, f"arm(s) {', '.join(partial)} missing: the file has "
-                                  f"{', '.join(a + '_WAVELENGTH' for a in armlist)} only "
-                                  f"(truncated, or a partial file?)")
+            raise ReadError(
+                path,
+                f"arm(s) {', '.join(partial)} missing: the file has "
+                f"{', '.join(a + '_WAVELENGTH' for a in armlist)} only "
+                f"(truncated, or a partial file?)",
+            )
         waves, fluxes, ivars, masks = {}, {}, {}, {}
         unit = None
         names = hdu_names(hdul)
         for a in armlist:
             for part in ("FLUX", "IVAR"):
                 if f"{a}_{part}" not in names:
-                    raise ReadError(path, f"arm {a}: missing HDU '{a}_{part}' (the file has "
-                                          f"{', '.join(names)})")
+                    raise ReadError(
+                        path, f"arm {a}: missing HDU '{a}_{part}' (the file has {', '.join(names)})"
+                    )
             whdu = hdul[f"{a}_WAVELENGTH"]
             w = native(np.asarray(whdu.data, dtype=np.float64)).reshape(-1)
             wunit = parse_unit(whdu.header.get("BUNIT"), None)
@@ -125,8 +154,11 @@ def _read_one(path: str, arms: str = "combine", rows: slice | None = None,
             fhdu = hdul[f"{a}_FLUX"]
             shape = fhdu.data.shape if fhdu.data is not None else None
             if shape is None or len(shape) != 2 or shape[1] != w.size or shape[0] != n_all:
-                raise ReadError(path, f"arm {a}: {a}_FLUX has shape {shape}, expected "
-                                      f"({n_all}, {w.size}) from FIBERMAP rows and {a}_WAVELENGTH")
+                raise ReadError(
+                    path,
+                    f"arm {a}: {a}_FLUX has shape {shape}, expected "
+                    f"({n_all}, {w.size}) from FIBERMAP rows and {a}_WAVELENGTH",
+                )
             f = image_data(fhdu, rows).astype(dtype or np.float32)
             iv = image_data(hdul[f"{a}_IVAR"], rows).astype(f.dtype)
             if iv.shape != f.shape:
@@ -134,8 +166,9 @@ def _read_one(path: str, arms: str = "combine", rows: slice | None = None,
             if f"{a}_MASK" in names:
                 mk = as_mask(image_data(hdul[f"{a}_MASK"], rows)).copy()
                 if mk.shape != f.shape:
-                    raise ReadError(path, f"arm {a}: {a}_MASK has shape {mk.shape}, "
-                                          f"{a}_FLUX {f.shape}")
+                    raise ReadError(
+                        path, f"arm {a}: {a}_MASK has shape {mk.shape}, {a}_FLUX {f.shape}"
+                    )
             else:
                 log.debug("%s: no %s_MASK; mask is zero", path, a)
                 mk = np.zeros(f.shape, np.uint32)
@@ -171,8 +204,11 @@ def _read_one(path: str, arms: str = "combine", rows: slice | None = None,
             raise ReadError(path, f"arm {a}: {exc}") from exc
     good = sum(np.count_nonzero(ivars[a] > 0, axis=1) for a in armlist)
     if n and rows == slice(0, n_all) and not np.any(good):
-        raise ReadError(path, "no usable pixel: every pixel of every spectrum has ivar 0, a "
-                              "nonzero mask or a non-finite value")
+        raise ReadError(
+            path,
+            "no usable pixel: every pixel of every spectrum has ivar 0, a "
+            "nonzero mask or a non-finite value",
+        )
     if nonfinite.any():
         log.info("%s: %d non-finite flux/ivar pixels masked", path, int(nonfinite.sum()))
     if unit is None or not _is_flambda(unit):
@@ -213,9 +249,16 @@ def _attach_redrock(batch: SpectraBatch, path: str, redrock) -> None:
     attach_catalog(batch, cat)
 
 
-def read_desi(paths, arms: str = "combine", redrock="auto", on_error: str = "raise",
-              combine_wave=None, fibermap_columns="default", dtype=None,
-              progress: bool | None = None) -> SpectraBatch:
+def read_desi(
+    paths,
+    arms: str = "combine",
+    redrock="auto",
+    on_error: str = "raise",
+    combine_wave=None,
+    fibermap_columns="default",
+    dtype=None,
+    progress: bool | None = None,
+) -> SpectraBatch:
     """Read DESI coadd or spectra files into one batch.
 
     Parameters
@@ -269,8 +312,14 @@ def read_desi(paths, arms: str = "combine", redrock="auto", on_error: str = "rai
     files = expand_paths(paths)
 
     def one(p):
-        return _read_one(p, arms=arms, fibermap_columns=fibermap_columns, dtype=dtype,
-                         combine_wave=combine_wave, redrock=redrock)
+        return _read_one(
+            p,
+            arms=arms,
+            fibermap_columns=fibermap_columns,
+            dtype=dtype,
+            combine_wave=combine_wave,
+            redrock=redrock,
+        )
 
     batches, errors = read_many(files, one, on_error, "reading DESI", progress)
     out = concatenate(batches)
@@ -306,8 +355,7 @@ def _common_lattice(waves: dict) -> tuple[float, float, int] | None:
     return start, step, int(round((stop - start) / step)) + 1
 
 
-def combine_arms(wave: dict, flux: dict, ivar: dict, mask: dict | None = None,
-                 new_wave=None):
+def combine_arms(wave: dict, flux: dict, ivar: dict, mask: dict | None = None, new_wave=None):
     """Join spectrograph arms onto one grid, inverse-variance weighted where they overlap.
 
     Parameters
@@ -385,8 +433,7 @@ def combine_arms(wave: dict, flux: dict, ivar: dict, mask: dict | None = None,
         else:
             wa = np.asarray(wave[a], dtype=np.float64)
             rf, riv = resample(wa, fa, out_wave, ivar=iva, method="flux", fill=0.0)
-            rf = np.nan_to_num(np.asarray(rf, dtype=np.float64), nan=0.0, posinf=0.0,
-                               neginf=0.0)
+            rf = np.nan_to_num(np.asarray(rf, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
             riv = np.nan_to_num(np.asarray(riv, dtype=np.float64), nan=0.0)
             # the arm covers the output centres within its own first..last centre
             tol = 1e-6 * (wa[-1] - wa[0]) / max(wa.size - 1, 1)
@@ -396,8 +443,11 @@ def combine_arms(wave: dict, flux: dict, ivar: dict, mask: dict | None = None,
             fsum[:, inside] += rf[:, inside]
             cover[inside] += 1
             idx = np.clip(np.searchsorted(wa, out_wave[inside]), 1, wa.size - 1)
-            near = np.where(np.abs(wa[idx - 1] - out_wave[inside]) <= np.abs(wa[idx] -
-                            out_wave[inside]), idx - 1, idx)
+            near = np.where(
+                np.abs(wa[idx - 1] - out_wave[inside]) <= np.abs(wa[idx] - out_wave[inside]),
+                idx - 1,
+                idx,
+            )
             mand[:, inside] &= mask[a][:, near]
     with np.errstate(invalid="ignore", divide="ignore"):
         plain = np.where(cover > 0, fsum / np.maximum(cover, 1), 0.0)

@@ -74,8 +74,16 @@ def _read_any(path: str, arms, redrock, flux_unit, dtype, hdu, rows=None) -> Spe
     return read_table_file(path, hdu=hdu, flux_unit=flux_unit, dtype=dtype, rows=rows)
 
 
-def read(paths, on_error: str = "raise", arms: str = "combine", redrock="auto",
-         flux_unit=None, dtype=None, hdu=None, progress: bool | None = None) -> SpectraBatch:
+def read(
+    paths,
+    on_error: str = "raise",
+    arms: str = "combine",
+    redrock="auto",
+    flux_unit=None,
+    dtype=None,
+    hdu=None,
+    progress: bool | None = None,
+) -> SpectraBatch:
     """Read spectra from any mix of SDSS, DESI and generic files into one batch.
 
     Parameters
@@ -122,16 +130,28 @@ def read(paths, on_error: str = "raise", arms: str = "combine", redrock="auto",
     check_on_error(on_error)
     files = _spectra_files(expand_paths(paths))
     batches, errors = read_many(
-        files, lambda p: _read_any(p, arms, redrock, flux_unit, dtype, hdu), on_error,
-        "reading", progress)
+        files,
+        lambda p: _read_any(p, arms, redrock, flux_unit, dtype, hdu),
+        on_error,
+        "reading",
+        progress,
+    )
     out = concatenate(batches)
     out.errors = errors
     return out
 
 
-def iter_read(paths, chunk_size: int = 1024, on_error: str = "raise", arms: str = "combine",
-              redrock="auto", flux_unit=None, dtype=None, hdu=None,
-              progress: bool | None = None) -> Iterator[SpectraBatch]:
+def iter_read(
+    paths,
+    chunk_size: int = 1024,
+    on_error: str = "raise",
+    arms: str = "combine",
+    redrock="auto",
+    flux_unit=None,
+    dtype=None,
+    hdu=None,
+    progress: bool | None = None,
+) -> Iterator[SpectraBatch]:
     """Yield batches of at most ``chunk_size`` spectra from many or large files.
 
     Parameters
@@ -184,8 +204,13 @@ def iter_read(paths, chunk_size: int = 1024, on_error: str = "raise", arms: str 
                 yield read_table_file(path, hdu=hdu, flux_unit=flux_unit, dtype=dtype)
                 return
             for start in range(0, n, chunk_size):
-                yield read_table_file(path, hdu=hdu, flux_unit=flux_unit, dtype=dtype,
-                                      rows=slice(start, min(start + chunk_size, n)))
+                yield read_table_file(
+                    path,
+                    hdu=hdu,
+                    flux_unit=flux_unit,
+                    dtype=dtype,
+                    rows=slice(start, min(start + chunk_size, n)),
+                )
         except ReadError:
             raise
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -212,11 +237,17 @@ def iter_read(paths, chunk_size: int = 1024, on_error: str = "raise", arms: str 
             continue
         n_ok += 1
     if all_errors:
-        log.warning("skipped %d of %d files:\n%s", len(all_errors), len(files),
-                    "\n".join(f"  {p}: {m}" for p, m in all_errors))
+        log.warning(
+            "skipped %d of %d files:\n%s",
+            len(all_errors),
+            len(files),
+            "\n".join(f"  {p}: {m}" for p, m in all_errors),
+        )
     if n_ok == 0:
-        raise ReadError(files[0] if len(files) == 1 else f"<all {len(files)} files>",
-                        "no file could be read: " + "; ".join(f"{p}: {m}" for p, m in all_errors))
+        raise ReadError(
+            files[0] if len(files) == 1 else f"<all {len(files)} files>",
+            "no file could be read: " + "; ".join(f"{p}: {m}" for p, m in all_errors),
+        )
     if buffer:
         out = concatenate(buffer)
         out.errors = pending_errors

@@ -56,8 +56,17 @@ log = logging.getLogger("deepz.io")
 WAVE_NAMES = ("wave", "wavelength", "lambda", "lam", "wavelengths", "loglam")
 FLUX_NAMES = ("flux", "spectrum", "spectra", "fluxes")
 IVAR_NAMES = ("ivar", "invvar", "inverse_variance", "flux_ivar")
-ERR_NAMES = ("err", "error", "sigma", "flux_err", "err_flux", "uncertainty", "noise",
-             "flux_error", "std")
+ERR_NAMES = (
+    "err",
+    "error",
+    "sigma",
+    "flux_err",
+    "err_flux",
+    "uncertainty",
+    "noise",
+    "flux_error",
+    "std",
+)
 VAR_NAMES = ("var", "variance")
 MASK_NAMES = ("mask", "and_mask", "bad", "badpix")
 ID_NAMES = ("targetid", "target_id", "id", "objid", "specobjid", "ids")
@@ -71,13 +80,28 @@ def _find(names_present, candidates):
     return None
 
 
-def _build(path, hdu, wave, flux, ivar=None, err=None, var=None, mask=None, tid=None,
-           wave_unit=None, unit_in=None, flux_unit=None, loglam=False, meta=None,
-           row0=0, dtype=None) -> SpectraBatch:
+def _build(
+    path,
+    hdu,
+    wave,
+    flux,
+    ivar=None,
+    err=None,
+    var=None,
+    mask=None,
+    tid=None,
+    wave_unit=None,
+    unit_in=None,
+    flux_unit=None,
+    loglam=False,
+    meta=None,
+    row0=0,
+    dtype=None,
+) -> SpectraBatch:
     """Make a batch from raw arrays read from a file, with its units."""
     wave = np.asarray(wave, dtype=np.float64)
     if loglam:
-        wave = 10.0 ** wave
+        wave = 10.0**wave
     elif wave_unit is not None and wave_unit != u.AA:
         wave = (wave * wave_unit).to_value(u.AA, u.spectral())
     flux = np.asarray(flux)
@@ -101,8 +125,9 @@ def _build(path, hdu, wave, flux, ivar=None, err=None, var=None, mask=None, tid=
     if ivar is None and err is None:
         log.info("%s: no ivar/err column; ivar = 1 (unweighted)", path)
     try:
-        return from_arrays(wave, fq, ivar=ivar, err=err, mask=mask, unit=target,
-                           targetid=tid, meta=t, dtype=dtype)
+        return from_arrays(
+            wave, fq, ivar=ivar, err=err, mask=mask, unit=target, targetid=tid, meta=t, dtype=dtype
+        )
     except (ValueError, TypeError) as exc:
         raise ReadError(path, str(exc)) from exc
 
@@ -112,11 +137,13 @@ def _fits_table(path, h, flux_unit, dtype, rows=None):
     fcol = _find(names, FLUX_NAMES)
     wcol = _find(names, WAVE_NAMES)
     if fcol is None:
-        raise ReadError(path, f"HDU {h.name or 1}: no flux column (looked for {FLUX_NAMES}; "
-                              f"has {names})")
+        raise ReadError(
+            path, f"HDU {h.name or 1}: no flux column (looked for {FLUX_NAMES}; has {names})"
+        )
     if wcol is None:
-        raise ReadError(path, f"HDU {h.name or 1}: no wavelength column (looked for "
-                              f"{WAVE_NAMES}; has {names})")
+        raise ReadError(
+            path, f"HDU {h.name or 1}: no wavelength column (looked for {WAVE_NAMES}; has {names})"
+        )
     data = h.data
     vector = data[fcol].ndim == 2
     if vector and rows is not None:
@@ -138,20 +165,40 @@ def _fits_table(path, h, flux_unit, dtype, rows=None):
     meta = None
     if vector:
         if wave.ndim == 1:
-            raise ReadError(path, f"flux column {fcol} holds one spectrum per row but "
-                                  f"wavelength column {wcol} is scalar")
+            raise ReadError(
+                path,
+                f"flux column {fcol} holds one spectrum per row but "
+                f"wavelength column {wcol} is scalar",
+            )
         if tidc is not None:
             tid = col(tidc).astype(np.int64)
-        scal = [c for c in names if c not in (fcol, wcol, ivc, erc, vac, mkc, tidc)
-                and data[c].ndim == 1]
+        scal = [
+            c
+            for c in names
+            if c not in (fcol, wcol, ivc, erc, vac, mkc, tidc) and data[c].ndim == 1
+        ]
         meta = Table({c.upper(): col(c) for c in scal}) if scal else None
     mask = col(mkc)
     if mask is not None and mask.dtype.kind == "f":
         mask = mask != 0
-    return _build(path, h.name or 1, wave, flux, ivar=col(ivc), err=col(erc), var=col(vac),
-                  mask=mask, tid=tid, wave_unit=wunit, unit_in=funit, flux_unit=flux_unit,
-                  loglam=loglam, meta=meta, row0=(rows.start or 0) if rows is not None else 0,
-                  dtype=dtype)
+    return _build(
+        path,
+        h.name or 1,
+        wave,
+        flux,
+        ivar=col(ivc),
+        err=col(erc),
+        var=col(vac),
+        mask=mask,
+        tid=tid,
+        wave_unit=wunit,
+        unit_in=funit,
+        flux_unit=flux_unit,
+        loglam=loglam,
+        meta=meta,
+        row0=(rows.start or 0) if rows is not None else 0,
+        dtype=dtype,
+    )
 
 
 def _wcs_wave(path, hdr, m):
@@ -161,9 +208,12 @@ def _wcs_wave(path, hdr, m):
         raise ReadError(path, "image HDU has no wavelength WCS (CRVAL1 and CDELT1/CD1_1)")
     crpix = hdr.get("CRPIX1", 1.0)
     x = crval + cdelt * (np.arange(m) + 1 - crpix)
-    if hdr.get("DC-FLAG") == 1 or str(hdr.get("CTYPE1", "")).upper().startswith("WAVE-LOG") \
-            or str(hdr.get("CTYPE1", "")).upper() == "LOGLAM":
-        return 10.0 ** x, None
+    if (
+        hdr.get("DC-FLAG") == 1
+        or str(hdr.get("CTYPE1", "")).upper().startswith("WAVE-LOG")
+        or str(hdr.get("CTYPE1", "")).upper() == "LOGLAM"
+    ):
+        return 10.0**x, None
     return x, parse_unit(hdr.get("CUNIT1"), None)
 
 
@@ -171,8 +221,9 @@ def _fits_image(path, hdul, i, flux_unit, dtype, rows=None):
     h = hdul[i]
     flux = image_data(h, rows if h.data.ndim == 2 else None)
     if flux.ndim not in (1, 2):
-        raise ReadError(path, f"HDU {i}: image of {flux.ndim} dimensions; expected 1 (one "
-                              "spectrum) or 2 (N, M)")
+        raise ReadError(
+            path, f"HDU {i}: image of {flux.ndim} dimensions; expected 1 (one spectrum) or 2 (N, M)"
+        )
     wave, wunit = _wcs_wave(path, h.header, flux.shape[-1])
     names = [x.name.upper() for x in hdul]
     ivar = err = None
@@ -185,9 +236,19 @@ def _fits_image(path, hdul, i, flux_unit, dtype, rows=None):
                 err = arr
             break
     funit = parse_unit(h.header.get("BUNIT"), None)
-    return _build(path, h.name or i, wave, flux, ivar=ivar, err=err, wave_unit=wunit,
-                  unit_in=funit, flux_unit=flux_unit, dtype=dtype,
-                  row0=(rows.start or 0) if rows is not None else 0)
+    return _build(
+        path,
+        h.name or i,
+        wave,
+        flux,
+        ivar=ivar,
+        err=err,
+        wave_unit=wunit,
+        unit_in=funit,
+        flux_unit=flux_unit,
+        dtype=dtype,
+        row0=(rows.start or 0) if rows is not None else 0,
+    )
 
 
 def _read_fits(path, hdu, flux_unit, dtype, rows=None):
@@ -196,8 +257,9 @@ def _read_fits(path, hdu, flux_unit, dtype, rows=None):
             try:
                 h = hdul[hdu]
             except KeyError as exc:
-                raise ReadError(path, f"missing HDU {hdu!r} (the file has "
-                                      f"{', '.join(x.name for x in hdul)})") from exc
+                raise ReadError(
+                    path, f"missing HDU {hdu!r} (the file has {', '.join(x.name for x in hdul)})"
+                ) from exc
             if hasattr(h, "columns"):
                 return _fits_table(path, h, flux_unit, dtype, rows)
             return _fits_image(path, hdul, hdul.index_of(hdu), flux_unit, dtype, rows)
@@ -205,11 +267,18 @@ def _read_fits(path, hdu, flux_unit, dtype, rows=None):
             if hasattr(h, "columns") and _find(h.columns.names, FLUX_NAMES):
                 return _fits_table(path, h, flux_unit, dtype, rows)
         for i, h in enumerate(hdul):
-            if h.is_image and h.data is not None and h.data.ndim in (1, 2) and \
-                    h.header.get("CRVAL1") is not None:
+            if (
+                h.is_image
+                and h.data is not None
+                and h.data.ndim in (1, 2)
+                and h.header.get("CRVAL1") is not None
+            ):
                 return _fits_image(path, hdul, i, flux_unit, dtype, rows)
-        raise ReadError(path, f"no spectrum found: no table with a flux column and no image "
-                              f"with a wavelength WCS (HDUs: {', '.join(x.name for x in hdul)})")
+        raise ReadError(
+            path,
+            f"no spectrum found: no table with a flux column and no image "
+            f"with a wavelength WCS (HDUs: {', '.join(x.name for x in hdul)})",
+        )
 
 
 def _h5_group(f):
@@ -243,8 +312,9 @@ def _read_hdf5(path, flux_unit, dtype, rows=None):
     with f:
         g = _h5_group(f)
         if g is None:
-            raise ReadError(path, f"no flux dataset (looked for {FLUX_NAMES}; the file has "
-                                  f"{list(f.keys())})")
+            raise ReadError(
+                path, f"no flux dataset (looked for {FLUX_NAMES}; the file has {list(f.keys())})"
+            )
         keys = list(g.keys())
         fk, wk = _find(keys, FLUX_NAMES), _find(keys, WAVE_NAMES)
         if wk is None:
@@ -285,16 +355,32 @@ def _read_hdf5(path, flux_unit, dtype, rows=None):
                         meta.rename_column(c, f"ORIG_{c}")
         except (OSError, ValueError) as exc:
             raise ReadError(path, f"HDF5 data unreadable ({exc})") from exc
-        funit = parse_unit(_attr_unit(g[fk], None) or f.attrs.get("flux_unit")
-                           or g.attrs.get("flux_unit"), None)
+        funit = parse_unit(
+            _attr_unit(g[fk], None) or f.attrs.get("flux_unit") or g.attrs.get("flux_unit"), None
+        )
         wunit = _attr_unit(g[wk], None) or parse_unit(f.attrs.get("wave_unit"), None)
         loglam = wk.lower() == "loglam"
         name = g.name
     if mask is not None and mask.dtype.kind == "f":
         mask = mask != 0
-    return _build(path, name, wave, flux, ivar=ivar, err=err, var=var, mask=mask, tid=tid,
-                  wave_unit=wunit, unit_in=funit, flux_unit=flux_unit, loglam=loglam,
-                  meta=meta, row0=(rows.start or 0) if rows is not None else 0, dtype=dtype)
+    return _build(
+        path,
+        name,
+        wave,
+        flux,
+        ivar=ivar,
+        err=err,
+        var=var,
+        mask=mask,
+        tid=tid,
+        wave_unit=wunit,
+        unit_in=funit,
+        flux_unit=flux_unit,
+        loglam=loglam,
+        meta=meta,
+        row0=(rows.start or 0) if rows is not None else 0,
+        dtype=dtype,
+    )
 
 
 def _read_npz(path, flux_unit, dtype, rows=None):
@@ -314,27 +400,48 @@ def _read_npz(path, flux_unit, dtype, rows=None):
             if name is None:
                 return None
             a = z[name]
-            return a[sel] if (a.ndim == 2 and flux.ndim == 2) or (a.ndim == 1 and name in (
-                _find(keys, ID_NAMES),) and flux.ndim == 2) else a
+            return (
+                a[sel]
+                if (a.ndim == 2 and flux.ndim == 2)
+                or (a.ndim == 1 and name in (_find(keys, ID_NAMES),) and flux.ndim == 2)
+                else a
+            )
 
         funit = parse_unit(str(z["flux_unit"]), None) if "flux_unit" in keys else None
         wunit = parse_unit(str(z["wave_unit"]), None) if "wave_unit" in keys else None
         mask = get(_find(keys, MASK_NAMES))
         tk = _find(keys, ID_NAMES)
-        out = dict(wave=get(wk), flux=flux[sel], ivar=get(_find(keys, IVAR_NAMES)),
-                   err=get(_find(keys, ERR_NAMES)), var=get(_find(keys, VAR_NAMES)),
-                   mask=None if mask is None else (mask != 0 if mask.dtype.kind == "f" else mask),
-                   tid=None if tk is None else get(tk))
+        out = dict(
+            wave=get(wk),
+            flux=flux[sel],
+            ivar=get(_find(keys, IVAR_NAMES)),
+            err=get(_find(keys, ERR_NAMES)),
+            var=get(_find(keys, VAR_NAMES)),
+            mask=None if mask is None else (mask != 0 if mask.dtype.kind == "f" else mask),
+            tid=None if tk is None else get(tk),
+        )
         meta_keys = [k for k in keys if k.startswith("meta_")]
-        meta = Table({k[5:]: (z[k][sel] if flux.ndim == 2 else z[k]) for k in meta_keys}) \
-            if meta_keys else None
+        meta = (
+            Table({k[5:]: (z[k][sel] if flux.ndim == 2 else z[k]) for k in meta_keys})
+            if meta_keys
+            else None
+        )
     if meta is not None:
         for c in ("SOURCE", "HDU", "ROW", "NPIX"):
             if c in meta.colnames:
                 meta.rename_column(c, f"ORIG_{c}")
-    return _build(path, "npz", **out, wave_unit=wunit, unit_in=funit, flux_unit=flux_unit,
-                  loglam=wk.lower() == "loglam", meta=meta, dtype=dtype,
-                  row0=(rows.start or 0) if rows is not None else 0)
+    return _build(
+        path,
+        "npz",
+        **out,
+        wave_unit=wunit,
+        unit_in=funit,
+        flux_unit=flux_unit,
+        loglam=wk.lower() == "loglam",
+        meta=meta,
+        dtype=dtype,
+        row0=(rows.start or 0) if rows is not None else 0,
+    )
 
 
 def _read_csv(path, flux_unit, dtype):
@@ -346,8 +453,11 @@ def _read_csv(path, flux_unit, dtype):
     names = t.colnames
     wk, fk = _find(names, WAVE_NAMES), _find(names, FLUX_NAMES)
     if wk is None or fk is None:
-        raise ReadError(path, f"CSV needs a wavelength column ({WAVE_NAMES}) and a flux column "
-                              f"({FLUX_NAMES}); has {names}")
+        raise ReadError(
+            path,
+            f"CSV needs a wavelength column ({WAVE_NAMES}) and a flux column "
+            f"({FLUX_NAMES}); has {names}",
+        )
 
     def col(k):
         if k is None:
@@ -360,11 +470,21 @@ def _read_csv(path, flux_unit, dtype):
     wunit = t[wk].unit
     funit = t[fk].unit
     mask = col(_find(names, MASK_NAMES))
-    return _build(path, "csv", col(wk), col(fk), ivar=col(_find(names, IVAR_NAMES)),
-                  err=col(_find(names, ERR_NAMES)), var=col(_find(names, VAR_NAMES)),
-                  mask=mask, wave_unit=u.Unit(wunit) if wunit else None,
-                  unit_in=u.Unit(funit) if funit else None, flux_unit=flux_unit,
-                  loglam=wk.lower() == "loglam", dtype=dtype)
+    return _build(
+        path,
+        "csv",
+        col(wk),
+        col(fk),
+        ivar=col(_find(names, IVAR_NAMES)),
+        err=col(_find(names, ERR_NAMES)),
+        var=col(_find(names, VAR_NAMES)),
+        mask=mask,
+        wave_unit=u.Unit(wunit) if wunit else None,
+        unit_in=u.Unit(funit) if funit else None,
+        flux_unit=flux_unit,
+        loglam=wk.lower() == "loglam",
+        dtype=dtype,
+    )
 
 
 def generic_kind(path: str) -> str:
@@ -408,8 +528,14 @@ def read_table_file(path: str, hdu=None, flux_unit=None, dtype=None, rows=None) 
     return _read_csv(path, flux_unit, dtype)
 
 
-def read_table(paths, hdu=None, flux_unit=None, on_error: str = "raise", dtype=None,
-               progress: bool | None = None) -> SpectraBatch:
+def read_table(
+    paths,
+    hdu=None,
+    flux_unit=None,
+    on_error: str = "raise",
+    dtype=None,
+    progress: bool | None = None,
+) -> SpectraBatch:
     """Read spectra from generic files: FITS tables or images, HDF5, npz, CSV/ECSV.
 
     Parameters
@@ -447,8 +573,12 @@ def read_table(paths, hdu=None, flux_unit=None, on_error: str = "raise", dtype=N
     """
     files = expand_paths(paths)
     batches, errors = read_many(
-        files, lambda p: read_table_file(p, hdu=hdu, flux_unit=flux_unit, dtype=dtype),
-        on_error, "reading", progress)
+        files,
+        lambda p: read_table_file(p, hdu=hdu, flux_unit=flux_unit, dtype=dtype),
+        on_error,
+        "reading",
+        progress,
+    )
     out = concatenate(batches)
     out.errors = errors
     return out
@@ -486,8 +616,9 @@ def generic_count(path: str) -> int:
     return 1
 
 
-def write_spectra(path, batch: SpectraBatch, overwrite: bool = False,
-                  compression: str | None = "gzip") -> str:
+def write_spectra(
+    path, batch: SpectraBatch, overwrite: bool = False, compression: str | None = "gzip"
+) -> str:
     """Write a batch in deepz's HDF5 layout (``.h5``/``.hdf5``) or as ``.npz``, atomically.
 
     Parameters
@@ -518,8 +649,11 @@ def write_spectra(path, batch: SpectraBatch, overwrite: bool = False,
         from deepz import __version__ as version
     except ImportError:  # pragma: no cover
         version = "unknown"
-    meta_cols = {c: np.asarray(batch.meta[c]) for c in batch.meta.colnames
-                 if batch.meta[c].ndim == 1 and np.asarray(batch.meta[c]).dtype.kind in "biufSU"}
+    meta_cols = {
+        c: np.asarray(batch.meta[c])
+        for c in batch.meta.colnames
+        if batch.meta[c].ndim == 1 and np.asarray(batch.meta[c]).dtype.kind in "biufSU"
+    }
     if low.endswith((".h5", ".hdf5", ".hdf")):
         import h5py
 
@@ -540,14 +674,18 @@ def write_spectra(path, batch: SpectraBatch, overwrite: bool = False,
                     v = v.astype(h5py.string_dtype())
                 g.create_dataset(c, data=v)
     elif low.endswith(".npz"):
-        arrays = {"wave": batch.wave, "flux": batch.flux, "ivar": batch.ivar,
-                  "mask": batch.mask, "targetid": batch.targetid,
-                  "flux_unit": np.array(batch.flux_unit.to_string()),
-                  "wave_unit": np.array("Angstrom")}
+        arrays = {
+            "wave": batch.wave,
+            "flux": batch.flux,
+            "ivar": batch.ivar,
+            "mask": batch.mask,
+            "targetid": batch.targetid,
+            "flux_unit": np.array(batch.flux_unit.to_string()),
+            "wave_unit": np.array("Angstrom"),
+        }
         arrays.update({f"meta_{c}": v for c, v in meta_cols.items()})
         with atomic_path(path, overwrite=overwrite) as tmp:
             np.savez_compressed(tmp, **arrays)
     else:
         raise ValueError(f"write_spectra writes .h5/.hdf5 or .npz, got {path!r}")
     return path
-

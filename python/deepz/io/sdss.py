@@ -144,18 +144,25 @@ def _read_one(path: str, dtype=None) -> SpectraBatch:
     with open_fits(path) as hdul:
         names = hdu_names(hdul)
         if "COADD" not in names:
-            hint = (" (an SDSS DR7-and-earlier spSpec file? those are not supported)"
-                    if hdul[0].data is not None and getattr(hdul[0].data, "ndim", 0) == 2 else "")
-            raise ReadError(path, f"missing HDU 'COADD' (the file has {', '.join(names)}); "
-                                  f"not an SDSS spec file{hint}")
+            hint = (
+                " (an SDSS DR7-and-earlier spSpec file? those are not supported)"
+                if hdul[0].data is not None and getattr(hdul[0].data, "ndim", 0) == 2
+                else ""
+            )
+            raise ReadError(
+                path,
+                f"missing HDU 'COADD' (the file has {', '.join(names)}); "
+                f"not an SDSS spec file{hint}",
+            )
         coadd = get_hdu(hdul, "COADD", path)
         if not hasattr(coadd, "columns"):
             raise ReadError(path, "HDU 'COADD' is not a binary table")
         cols = _cols(coadd)
         missing = [c for c in ("loglam", "flux", "ivar") if c not in cols]
         if missing:
-            raise ReadError(path, f"HDU 'COADD' lacks column(s) {missing} "
-                                  f"(has {coadd.columns.names})")
+            raise ReadError(
+                path, f"HDU 'COADD' lacks column(s) {missing} (has {coadd.columns.names})"
+            )
         data = coadd.data
         if data is None or len(data) == 0:
             raise ReadError(path, "HDU 'COADD' has no rows")
@@ -177,14 +184,16 @@ def _read_one(path: str, dtype=None) -> SpectraBatch:
     if loglam.size > 1 and not np.all(np.diff(loglam) > 0):
         raise ReadError(path, "COADD loglam is not strictly increasing")
     loglam = _exact_loglam(loglam, hdr.get("COEFF0"), hdr.get("COEFF1"))
-    wave = 10.0 ** loglam
+    wave = 10.0**loglam
     try:
         nonfinite = sanitize(flux[None, :], ivar[None, :], mask[None, :])
     except ValueError as exc:
         raise ReadError(path, f"COADD {exc}") from exc
     if not np.any(ivar > 0):
-        raise ReadError(path, "no usable pixel: every pixel has ivar 0, a nonzero and_mask "
-                              "or a non-finite value")
+        raise ReadError(
+            path,
+            "no usable pixel: every pixel has ivar 0, a nonzero and_mask or a non-finite value",
+        )
     if nonfinite[0]:
         log.info("%s: %d non-finite flux/ivar pixels masked", path, nonfinite[0])
 
@@ -195,9 +204,12 @@ def _read_one(path: str, dtype=None) -> SpectraBatch:
     if plate is None or mjd is None or fiber is None:
         m = _NAME_RE.search(os.path.basename(path))
         if m is None:
-            raise ReadError(path, "cannot tell plate, mjd and fiber: no SPECOBJ HDU, no "
-                                  "PLATEID/MJD/FIBERID header cards, and the file name is "
-                                  "not spec-PLATE-MJD-FIBER.fits")
+            raise ReadError(
+                path,
+                "cannot tell plate, mjd and fiber: no SPECOBJ HDU, no "
+                "PLATEID/MJD/FIBERID header cards, and the file name is "
+                "not spec-PLATE-MJD-FIBER.fits",
+            )
         plate, mjd, fiber = (int(g) for g in m.groups())
     plate, mjd, fiber = int(plate), int(mjd), int(fiber)
     try:
@@ -208,10 +220,18 @@ def _read_one(path: str, dtype=None) -> SpectraBatch:
     if not _is_flambda(unit):
         log.debug("%s: BUNIT %s is not f_lambda; assuming %s", path, unit, FLAM)
         unit = FLAM
-    meta = {"SOURCE": [path], "HDU": ["COADD"], "ROW": [0], "NPIX": [flux.size],
-            "NPIX_NONFINITE": nonfinite, "PLATE": [plate], "MJD": [mjd], "FIBERID": [fiber],
-            "COEFF0": [round(float(loglam[0]), 10)],
-            "COEFF1": [round(float((loglam[-1] - loglam[0]) / max(loglam.size - 1, 1)), 12)]}
+    meta = {
+        "SOURCE": [path],
+        "HDU": ["COADD"],
+        "ROW": [0],
+        "NPIX": [flux.size],
+        "NPIX_NONFINITE": nonfinite,
+        "PLATE": [plate],
+        "MJD": [mjd],
+        "FIBERID": [fiber],
+        "COEFF0": [round(float(loglam[0]), 10)],
+        "COEFF1": [round(float((loglam[-1] - loglam[0]) / max(loglam.size - 1, 1)), 12)],
+    }
     if "SPECOBJID" in row:
         try:
             meta["SPECOBJID"] = [int(str(_strip(row["SPECOBJID"])) or -1)]
@@ -221,17 +241,28 @@ def _read_one(path: str, dtype=None) -> SpectraBatch:
     dec = _first(row, "PLUG_DEC", "DECCAT", "DEC")
     if ra is not None and dec is not None:
         meta["RA"], meta["DEC"] = [float(ra)], [float(dec)]
-    for src, dst in (("Z", "Z_CAT"), ("Z_ERR", "ZERR_CAT"), ("ZWARNING", "ZWARN_CAT"),
-                     ("CLASS", "SPECTYPE_CAT"), ("SUBCLASS", "SUBTYPE_CAT")):
+    for src, dst in (
+        ("Z", "Z_CAT"),
+        ("Z_ERR", "ZERR_CAT"),
+        ("ZWARNING", "ZWARN_CAT"),
+        ("CLASS", "SPECTYPE_CAT"),
+        ("SUBCLASS", "SUBTYPE_CAT"),
+    ):
         if src in row:
             meta[dst] = [_strip(row[src])]
-    batch = SpectraBatch(wave, flux[None, :], ivar[None, :], mask[None, :],
-                         tid[None], Table(meta), unit)
+    batch = SpectraBatch(
+        wave, flux[None, :], ivar[None, :], mask[None, :], tid[None], Table(meta), unit
+    )
     return batch
 
 
-def read_sdss(paths, on_error: str = "raise", common_grid: bool = False, dtype=None,
-              progress: bool | None = None) -> SpectraBatch:
+def read_sdss(
+    paths,
+    on_error: str = "raise",
+    common_grid: bool = False,
+    dtype=None,
+    progress: bool | None = None,
+) -> SpectraBatch:
     """Read SDSS/BOSS ``spec-*.fits`` files into one batch.
 
     Parameters
@@ -271,8 +302,9 @@ def read_sdss(paths, on_error: str = "raise", common_grid: bool = False, dtype=N
     """
     check_on_error(on_error)
     files = expand_paths(paths)
-    batches, errors = read_many(files, lambda p: _read_one(p, dtype), on_error,
-                                "reading SDSS", progress)
+    batches, errors = read_many(
+        files, lambda p: _read_one(p, dtype), on_error, "reading SDSS", progress
+    )
     out = _to_common_grid(batches) if common_grid else concatenate(batches)
     out.errors = errors
     return out
@@ -287,8 +319,10 @@ def _to_common_grid(batches: list[SpectraBatch]) -> SpectraBatch:
         k0 = ll[0] / DLOGLAM
         steps = np.diff(ll) / DLOGLAM
         if abs(k0 - round(k0)) > 1e-3 or (steps.size and np.max(np.abs(steps - 1)) > 1e-3):
-            raise ValueError(f"{b.source[0]}: grid is not on the SDSS log10 lattice of step "
-                             f"1e-4; use common_grid=False")
+            raise ValueError(
+                f"{b.source[0]}: grid is not on the SDSS log10 lattice of step "
+                f"1e-4; use common_grid=False"
+            )
         starts.append(round(k0))
     lo = min(starts)
     hi = max(s + b.flux.shape[1] for s, b in zip(starts, batches, strict=True))

@@ -90,18 +90,27 @@ class OpticalCNNConfig:
     def __post_init__(self) -> None:
         int_tuple(self, "channels")
         int_tuple(self, "kernels")
-        check(len(self.kernels) == len(self.channels), self, "kernels",
-              f"one kernel size per layer ({len(self.channels)})", self.kernels)
+        check(
+            len(self.kernels) == len(self.channels),
+            self,
+            "kernels",
+            f"one kernel size per layer ({len(self.channels)})",
+            self.kernels,
+        )
         positive_int(self, "hidden")
         positive_int(self, "n_classes", minimum=2)
         positive_int(self, "n_z_bins", minimum=2)
         probability(self, "dropout")
         if isinstance(self.class_names, list):
             self.class_names = tuple(self.class_names)
-        check(len(self.class_names) == self.n_classes, self, "class_names",
-              f"{self.n_classes} names", self.class_names)
-        check(-1 < self.z_min < self.z_max, self, "z_max", f"> z_min={self.z_min} > -1",
-              self.z_max)
+        check(
+            len(self.class_names) == self.n_classes,
+            self,
+            "class_names",
+            f"{self.n_classes} names",
+            self.class_names,
+        )
+        check(-1 < self.z_min < self.z_max, self, "z_max", f"> z_min={self.z_min} > -1", self.z_max)
         positive_int(self, "input_length", minimum=2 ** len(self.channels))
 
     @property
@@ -136,13 +145,19 @@ class OpticalCNN(DeepzModel):
         in_ch = 2
         for i, (ch, k) in enumerate(zip(c.channels, c.kernels, strict=True)):
             stride = 1 if i == 0 else 2
-            layers += [nn.Conv1d(in_ch, ch, k, stride=stride, padding=k // 2, bias=False),
-                       nn.BatchNorm1d(ch), nn.ReLU()]
+            layers += [
+                nn.Conv1d(in_ch, ch, k, stride=stride, padding=k // 2, bias=False),
+                nn.BatchNorm1d(ch),
+                nn.ReLU(),
+            ]
             in_ch = ch
         self.features = nn.Sequential(*layers)
         self.trunk = nn.Sequential(
-            nn.Flatten(), nn.Dropout(c.dropout),
-            nn.Linear(in_ch * c.feature_length, c.hidden), nn.ReLU(), nn.Dropout(c.dropout),
+            nn.Flatten(),
+            nn.Dropout(c.dropout),
+            nn.Linear(in_ch * c.feature_length, c.hidden),
+            nn.ReLU(),
+            nn.Dropout(c.dropout),
         )
         self.class_head = nn.Linear(c.hidden, c.n_classes)
         self.z_head = nn.Linear(c.hidden, c.n_z_bins)
@@ -181,8 +196,9 @@ class OpticalCNN(DeepzModel):
     def loss(self, output, target) -> torch.Tensor:
         """Cross-entropy over subclasses plus cross-entropy over redshift bins."""
         cls_logits, z_logits = output
-        return (F.cross_entropy(cls_logits, target["subclass"].long())
-                + F.cross_entropy(z_logits, self.z_class(target["z"])))
+        return F.cross_entropy(cls_logits, target["subclass"].long()) + F.cross_entropy(
+            z_logits, self.z_class(target["z"])
+        )
 
     def example_inputs(self, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
         """Random positive spectra and ivars (B, 2, L)."""
@@ -195,23 +211,31 @@ class OpticalCNN(DeepzModel):
         """Random subclasses and redshifts in range."""
         g = torch.Generator().manual_seed(seed + 1)
         c = self.config
-        return {"subclass": torch.randint(0, c.n_classes, (batch,), generator=g),
-                "z": c.z_min + (c.z_max - c.z_min) * torch.rand(batch, generator=g).double()}
+        return {
+            "subclass": torch.randint(0, c.n_classes, (batch,), generator=g),
+            "z": c.z_min + (c.z_max - c.z_min) * torch.rand(batch, generator=g).double(),
+        }
 
     def describe(self) -> dict:
         """Describe the model; adds the ln(1+z) bin edges ``z_edges`` (float64)."""
         out = super().describe()
         out["z_edges"] = self.z_edges.double().tolist()
-        out["z_bins"] = log_bins(self.config.z_min, self.config.z_max,
-                                 self.config.n_z_bins)[1].tolist()
+        out["z_bins"] = log_bins(self.config.z_min, self.config.z_max, self.config.n_z_bins)[
+            1
+        ].tolist()
         return out
 
 
 @register_model(
     "optical_cnn",
     config=OpticalCNNConfig,
-    tiny={"input_length": 64, "channels": (4, 4, 8), "kernels": (5, 3, 3), "hidden": 16,
-          "n_z_bins": 32},
+    tiny={
+        "input_length": 64,
+        "channels": (4, 4, 8),
+        "kernels": (5, 3, 3),
+        "hidden": 16,
+        "n_z_bins": 32,
+    },
 )
 def optical_cnn(config: OpticalCNNConfig) -> OpticalCNN:
     """Deepz's optical net: (flux, ivar) -> subclass logits and ln(1+z)-binned z logits."""

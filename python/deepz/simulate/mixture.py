@@ -73,11 +73,15 @@ class Mixture:
 
     def config(self) -> dict[str, Any]:
         """JSON-able configuration: the observers' configs in order."""
-        return {"kind": self.kind, "name": self.name,
-                "observers": [o.config() for o in self.observers]}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "observers": [o.config() for o in self.observers],
+        }
 
-    def simulate(self, n: int, seed: int, offset: int = 0, *, dtype=np.float32,
-                 threads: int | None = None) -> SimulatedBatch:
+    def simulate(
+        self, n: int, seed: int, offset: int = 0, *, dtype=np.float32, threads: int | None = None
+    ) -> SimulatedBatch:
         """Simulate samples ``offset .. offset + n - 1`` (see the module notes).
 
         Returns a :class:`SimulatedBatch` like the observers'; ``extra``
@@ -91,9 +95,17 @@ class Mixture:
             first = -(-(offset - j) // m)  # ceil((offset - j) / m): first local index >= offset
             last = (offset + n - 1 - j) // m
             count = last - first + 1
-            parts.append(None if count <= 0 else o.simulate(
-                count, derive_seed(seed, _MIX_STREAM, j), offset=max(first, 0),
-                dtype=dtype, threads=threads))
+            parts.append(
+                None
+                if count <= 0
+                else o.simulate(
+                    count,
+                    derive_seed(seed, _MIX_STREAM, j),
+                    offset=max(first, 0),
+                    dtype=dtype,
+                    threads=threads,
+                )
+            )
         which = gidx % m
         local = gidx // m
         ref = next(p for p in parts if p is not None)
@@ -107,8 +119,10 @@ class Mixture:
             if part is None:
                 continue
             if part.subclass_names != ref.subclass_names or part.class_names != ref.class_names:
-                raise ValueError(f"observers[{j}] has other class or subclass names than the "
-                                 "first observer; use one template library configuration")
+                raise ValueError(
+                    f"observers[{j}] has other class or subclass names than the "
+                    "first observer; use one template library configuration"
+                )
             rows = np.flatnonzero(which == j)
             pos = local[rows] - part.offset
             flux[rows] = part.flux[pos]
@@ -122,9 +136,20 @@ class Mixture:
         extra = {k[2:]: v for k, v in per.items() if k.startswith("x_")}
         extra["observer"] = which
         return replace(
-            ref, flux=flux, ivar=ivar, z=per["z"], template=per["template"],
-            label=per["label"], subclass=per["subclass"], norm=per["norm"], z_class=None,
-            seed=seed, offset=offset, observer=self.name, config=self.config(), extra=extra,
+            ref,
+            flux=flux,
+            ivar=ivar,
+            z=per["z"],
+            template=per["template"],
+            label=per["label"],
+            subclass=per["subclass"],
+            norm=per["norm"],
+            z_class=None,
+            seed=seed,
+            offset=offset,
+            observer=self.name,
+            config=self.config(),
+            extra=extra,
             meta={"observers": [getattr(o, "name", "?") for o in self.observers]},
         )
 
