@@ -24,9 +24,8 @@ namespace {
 template <class T>
 __global__ void gaussian_noise_kernel(const T* __restrict__ flux, std::int64_t n, std::int64_t m,
                                       const T* __restrict__ sigma, std::int64_t srows,
-                                      std::int64_t scols, std::uint64_t seed,
-                                      std::uint64_t offset, T* __restrict__ noisy,
-                                      T* __restrict__ ivar) {
+                                      std::int64_t scols, std::uint64_t seed, std::uint64_t offset,
+                                      T* __restrict__ noisy, T* __restrict__ ivar) {
   const std::int64_t blocks = (m + 3) / 4;
   const std::int64_t total = n * blocks;
   const std::int64_t step = scols > 1 ? 1 : 0;
@@ -34,23 +33,21 @@ __global__ void gaussian_noise_kernel(const T* __restrict__ flux, std::int64_t n
     const std::int64_t s = i / blocks, b = i - s * blocks;
     const T* sig = sigma + (srows > 1 ? s * scols : 0);
     gaussian_noise_block<T>(flux + s * m, sig, step, m, seed,
-                            offset + static_cast<std::uint64_t>(s), b, noisy + s * m,
-                            ivar + s * m);
+                            offset + static_cast<std::uint64_t>(s), b, noisy + s * m, ivar + s * m);
   }
 }
 
 template <class T>
 __global__ void poisson_noise_kernel(const T* __restrict__ flux, std::int64_t n, std::int64_t m,
                                      const T* __restrict__ sigma, std::int64_t srows,
-                                     std::int64_t scols, std::uint64_t seed,
-                                     std::uint64_t offset, T* __restrict__ noisy,
-                                     T* __restrict__ ivar) {
+                                     std::int64_t scols, std::uint64_t seed, std::uint64_t offset,
+                                     T* __restrict__ noisy, T* __restrict__ ivar) {
   const std::int64_t total = n * m;
   for (std::int64_t i = thread_index(); i < total; i += grid_stride()) {
     const std::int64_t s = i / m, p = i - s * m;
     const T sg = sigma[(srows > 1 ? s * scols : 0) + (scols > 1 ? p : 0)];
-    poisson_noise_pixel<T>(flux[i], sg, seed, offset + static_cast<std::uint64_t>(s), p,
-                           noisy + i, ivar + i);
+    poisson_noise_pixel<T>(flux[i], sg, seed, offset + static_cast<std::uint64_t>(s), p, noisy + i,
+                           ivar + i);
   }
 }
 
@@ -63,20 +60,20 @@ void launch_add_noise(const T* flux, std::int64_t n, std::int64_t m, const T* si
   if (n <= 0 || m <= 0) return;
   if (kind == 0) {
     const int grid = grid_size(n * ((m + 3) / 4), kBlock);
-    gaussian_noise_kernel<T><<<grid, kBlock, 0, stream>>>(flux, n, m, sigma, srows, scols, seed,
-                                                          offset, noisy, ivar);
+    gaussian_noise_kernel<T>
+        <<<grid, kBlock, 0, stream>>>(flux, n, m, sigma, srows, scols, seed, offset, noisy, ivar);
     check_launch("gaussian_noise_kernel", stream);
   } else {
     const int grid = grid_size(n * m, kBlock);
-    poisson_noise_kernel<T><<<grid, kBlock, 0, stream>>>(flux, n, m, sigma, srows, scols, seed,
-                                                         offset, noisy, ivar);
+    poisson_noise_kernel<T>
+        <<<grid, kBlock, 0, stream>>>(flux, n, m, sigma, srows, scols, seed, offset, noisy, ivar);
     check_launch("poisson_noise_kernel", stream);
   }
 }
 
 template void launch_add_noise<float>(const float*, std::int64_t, std::int64_t, const float*,
-                                      std::int64_t, std::int64_t, std::uint64_t, std::uint64_t,
-                                      int, float*, float*, cudaStream_t);
+                                      std::int64_t, std::int64_t, std::uint64_t, std::uint64_t, int,
+                                      float*, float*, cudaStream_t);
 template void launch_add_noise<double>(const double*, std::int64_t, std::int64_t, const double*,
                                        std::int64_t, std::int64_t, std::uint64_t, std::uint64_t,
                                        int, double*, double*, cudaStream_t);

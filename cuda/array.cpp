@@ -80,12 +80,18 @@ bool DeviceArray::c_contiguous() const {
 std::string DeviceArray::dtype_name() const {
   const std::string bits = std::to_string(8 * itemsize);
   switch (kind) {
-    case 'f': return "float" + bits;
-    case 'i': return "int" + bits;
-    case 'u': return "uint" + bits;
-    case 'c': return "complex" + bits;
-    case 'b': return "bool";
-    default: return typestr;
+    case 'f':
+      return "float" + bits;
+    case 'i':
+      return "int" + bits;
+    case 'u':
+      return "uint" + bits;
+    case 'c':
+      return "complex" + bits;
+    case 'b':
+      return "bool";
+    default:
+      return typestr;
   }
 }
 
@@ -101,8 +107,7 @@ DeviceArray cuda_array(py::handle obj, const std::string& name) {
                          type_name(obj));
   }
   if (!py::isinstance<py::dict>(cai))
-    throw py::type_error(name + ": __cuda_array_interface__ must be a dict, got " +
-                         type_name(cai));
+    throw py::type_error(name + ": __cuda_array_interface__ must be a dict, got " + type_name(cai));
   const auto d = cai.cast<py::dict>();
   for (const char* key : {"data", "shape", "typestr"})
     if (!d.contains(key))
@@ -143,9 +148,10 @@ DeviceArray cuda_array(py::handle obj, const std::string& name) {
   if (d.contains("stream") && !d["stream"].is_none()) {
     const auto s = d["stream"].cast<std::intptr_t>();
     if (s == 0)
-      throw py::value_error(name + ": __cuda_array_interface__['stream'] is 0, which the "
-                                   "protocol forbids (1 = legacy default stream, 2 = "
-                                   "per-thread default stream)");
+      throw py::value_error(name +
+                            ": __cuda_array_interface__['stream'] is 0, which the "
+                            "protocol forbids (1 = legacy default stream, 2 = "
+                            "per-thread default stream)");
     a.stream = s;
   }
   if (a.data != nullptr && reinterpret_cast<std::uintptr_t>(a.data) % a.itemsize != 0)
@@ -163,8 +169,8 @@ void require_c_contiguous(const DeviceArray& a) {
     s *= a.shape[i];
   }
   throw py::value_error(a.name + ": the GPU array must be C-contiguous, got strides " +
-                        tuple_str(a.strides) + " bytes for shape " + tuple_str(a.shape) +
-                        " of " + a.dtype_name() + " (expected " + tuple_str(expected) +
+                        tuple_str(a.strides) + " bytes for shape " + tuple_str(a.shape) + " of " +
+                        a.dtype_name() + " (expected " + tuple_str(expected) +
                         "); pass x.contiguous() (torch) or cupy.ascontiguousarray(x)");
 }
 
@@ -181,8 +187,9 @@ int device_of(const DeviceArray& a) {
   cudaPointerAttributes attr{};
   DEEPZ_CUDA_CHECK(cudaPointerGetAttributes(&attr, a.data), "argument '" + a.name + "'");
   if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
-    throw py::value_error(a.name + ": the pointer of its __cuda_array_interface__ is not CUDA "
-                                   "device or managed memory");
+    throw py::value_error(a.name +
+                          ": the pointer of its __cuda_array_interface__ is not CUDA "
+                          "device or managed memory");
   return attr.device;
 }
 

@@ -36,10 +36,10 @@ namespace py = pybind11;
 struct DeviceArray {
   void* data = nullptr;
   std::vector<std::int64_t> shape;
-  std::vector<std::int64_t> strides;    // bytes; empty when the producer gave None (C-contiguous)
-  std::string typestr;                  // as given, e.g. "<f4"
-  char kind = 0;                        // 'f', 'i', 'u', 'b', 'c', ...
-  int itemsize = 0;                     // bytes
+  std::vector<std::int64_t> strides;  // bytes; empty when the producer gave None (C-contiguous)
+  std::string typestr;                // as given, e.g. "<f4"
+  char kind = 0;                      // 'f', 'i', 'u', 'b', 'c', ...
+  int itemsize = 0;                   // bytes
   bool readonly = false;
   std::optional<std::intptr_t> stream;  // v3 "stream" of the producer; none if absent or None
   int version = 0;                      // protocol version

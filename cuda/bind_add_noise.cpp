@@ -30,8 +30,8 @@ void run(const DeviceArray& flux, const DeviceArray& sigma, std::uint64_t seed,
                                    noisy.ptr<T>(), ivar.ptr<T>(), stream);
 }
 
-void add_noise(py::handle flux_obj, py::handle sigma_obj, std::uint64_t seed,
-               std::uint64_t offset, int kind, py::handle noisy_obj, py::handle ivar_obj,
+void add_noise(py::handle flux_obj, py::handle sigma_obj, std::uint64_t seed, std::uint64_t offset,
+               int kind, py::handle noisy_obj, py::handle ivar_obj,
                std::optional<std::intptr_t> stream) {
   using namespace deepz::cuda;
   const DeviceArray flux = cuda_array(flux_obj, "flux");
@@ -63,7 +63,8 @@ void add_noise(py::handle flux_obj, py::handle sigma_obj, std::uint64_t seed,
   if (kind != 0 && kind != 1)
     throw py::value_error("kind: expected 0 (gaussian) or 1 (poisson), got " +
                           std::to_string(kind));
-  if (n > 0 && offset > std::numeric_limits<std::uint64_t>::max() - static_cast<std::uint64_t>(n - 1))
+  if (n > 0 &&
+      offset > std::numeric_limits<std::uint64_t>::max() - static_cast<std::uint64_t>(n - 1))
     throw py::value_error("offset: offset + N must be below 2**64");
   if (m > (std::int64_t{1} << 34))
     throw py::value_error("flux: more than 2**34 pixels per spectrum");
@@ -72,8 +73,10 @@ void add_noise(py::handle flux_obj, py::handle sigma_obj, std::uint64_t seed,
   Launch launch({&flux, &sigma, &noisy, &ivar}, stream);
   {
     py::gil_scoped_release nogil;
-    if (single) run<float>(flux, sigma, seed, offset, kind, noisy, ivar, launch.stream());
-    else run<double>(flux, sigma, seed, offset, kind, noisy, ivar, launch.stream());
+    if (single)
+      run<float>(flux, sigma, seed, offset, kind, noisy, ivar, launch.stream());
+    else
+      run<double>(flux, sigma, seed, offset, kind, noisy, ivar, launch.stream());
   }
 }
 

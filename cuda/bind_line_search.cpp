@@ -25,13 +25,12 @@ using deepz::cuda::DeviceArray;
 
 namespace {
 
-void line_search(py::handle wave_obj, py::handle flux_obj, py::handle ivar_obj,
-                 py::handle z0_obj, py::handle rest_obj, py::handle strength_obj,
-                 py::handle sign_obj, py::handle order_obj, double window, double w_dist,
-                 double w_height, double w_spacing, double snr_min, py::handle z_obj,
-                 py::handle wave_out_obj, py::handle snr_obj, py::handle found_obj,
-                 py::handle quality_obj, py::handle scratch_obj,
-                 std::optional<std::intptr_t> stream) {
+void line_search(py::handle wave_obj, py::handle flux_obj, py::handle ivar_obj, py::handle z0_obj,
+                 py::handle rest_obj, py::handle strength_obj, py::handle sign_obj,
+                 py::handle order_obj, double window, double w_dist, double w_height,
+                 double w_spacing, double snr_min, py::handle z_obj, py::handle wave_out_obj,
+                 py::handle snr_obj, py::handle found_obj, py::handle quality_obj,
+                 py::handle scratch_obj, std::optional<std::intptr_t> stream) {
   using namespace deepz::cuda;
   const DeviceArray wave = cuda_array(wave_obj, "wave");
   const DeviceArray flux = cuda_array(flux_obj, "flux");
@@ -64,8 +63,10 @@ void line_search(py::handle wave_obj, py::handle flux_obj, py::handle ivar_obj,
   const bool single = flux.is<float>();
   const char* tname = single ? "float32 (the dtype of flux)" : "float64 (the dtype of flux)";
   if (has_ivar) {
-    if (single) require_input<float>(ivar, tname);
-    else require_input<double>(ivar, tname);
+    if (single)
+      require_input<float>(ivar, tname);
+    else
+      require_input<double>(ivar, tname);
     require_shape(ivar, {n, m});
   }
   require_input<double>(z0, "float64");
@@ -102,8 +103,7 @@ void line_search(py::handle wave_obj, py::handle flux_obj, py::handle ivar_obj,
   require_shape(found, {n});
   require_output<double>(scratch, "float64");
   const std::int64_t per_worker = deepz::line_search_scratch_size(m, n_lines);
-  if (scratch.ndim() != 1 || scratch.shape[0] < per_worker ||
-      scratch.shape[0] % per_worker != 0)
+  if (scratch.ndim() != 1 || scratch.shape[0] < per_worker || scratch.shape[0] % per_worker != 0)
     throw py::value_error("scratch: expected shape (workers * " + std::to_string(per_worker) +
                           ",), got " + shape_str(scratch.shape));
   const std::int64_t workers = scratch.shape[0] / per_worker;
@@ -122,14 +122,12 @@ void line_search(py::handle wave_obj, py::handle flux_obj, py::handle ivar_obj,
                                 workers, z.ptr<float>(), wave_out.ptr<float>(), snr.ptr<float>(),
                                 found.ptr<std::int64_t>(), quality.ptr<float>(), launch.stream());
     else
-      launch_line_search<double>(wave.ptr<double>(), wave.shape[0], flux.ptr<double>(),
-                                 has_ivar ? ivar.ptr<double>() : nullptr, n, m, z0.ptr<double>(),
-                                 rest.ptr<double>(), strength.ptr<double>(), sign.ptr<double>(),
-                                 order.ptr<std::int64_t>(), n_lines, params,
-                                 scratch.ptr<double>(), workers, z.ptr<double>(),
-                                 wave_out.ptr<double>(), snr.ptr<double>(),
-                                 found.ptr<std::int64_t>(), quality.ptr<double>(),
-                                 launch.stream());
+      launch_line_search<double>(
+          wave.ptr<double>(), wave.shape[0], flux.ptr<double>(),
+          has_ivar ? ivar.ptr<double>() : nullptr, n, m, z0.ptr<double>(), rest.ptr<double>(),
+          strength.ptr<double>(), sign.ptr<double>(), order.ptr<std::int64_t>(), n_lines, params,
+          scratch.ptr<double>(), workers, z.ptr<double>(), wave_out.ptr<double>(),
+          snr.ptr<double>(), found.ptr<std::int64_t>(), quality.ptr<double>(), launch.stream());
   }
 }
 

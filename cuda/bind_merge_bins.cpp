@@ -20,8 +20,7 @@ using deepz::cuda::DeviceArray;
 namespace {
 
 void merge_bins(py::handle flux_obj, std::int64_t factor, py::handle ivar_obj, bool mean,
-                py::handle out_obj, py::handle ivar_out_obj,
-                std::optional<std::intptr_t> stream) {
+                py::handle out_obj, py::handle ivar_out_obj, std::optional<std::intptr_t> stream) {
   using namespace deepz::cuda;
   const DeviceArray flux = cuda_array(flux_obj, "flux");
   const bool has_ivar = !ivar_obj.is_none();
@@ -69,8 +68,8 @@ void merge_bins(py::handle flux_obj, std::int64_t factor, py::handle ivar_obj, b
                                factor, mean, out.ptr<float>(),
                                has_ivar ? ivar_out.ptr<float>() : nullptr, launch.stream());
     else
-      launch_merge_bins<double>(flux.ptr<double>(), has_ivar ? ivar.ptr<double>() : nullptr, n,
-                                m, factor, mean, out.ptr<double>(),
+      launch_merge_bins<double>(flux.ptr<double>(), has_ivar ? ivar.ptr<double>() : nullptr, n, m,
+                                factor, mean, out.ptr<double>(),
                                 has_ivar ? ivar_out.ptr<double>() : nullptr, launch.stream());
   }
 }
@@ -79,8 +78,7 @@ void merge_bins(py::handle flux_obj, std::int64_t factor, py::handle ivar_obj, b
 
 void register_merge(py::module_& m) {
   m.def("merge_bins", &merge_bins, py::arg("flux"), py::arg("factor"), py::arg("ivar"),
-        py::arg("mean"), py::arg("flux_out"), py::arg("ivar_out"),
-        py::arg("stream") = py::none(),
+        py::arg("mean"), py::arg("flux_out"), py::arg("ivar_out"), py::arg("stream") = py::none(),
         "Private: use deepz.merge_bins. The arguments of _core.merge_bins on the device, with\n"
         "the outputs given (ivar_out None exactly when ivar is); asynchronous on `stream`.");
 }

@@ -38,9 +38,9 @@ void run(const DeviceArray& templates, const DeviceArray& rest, const DeviceArra
                                z.ptr<double>(), n, eo, p, mode, fill, out.ptr<T>(), stream);
 }
 
-void redshift(py::handle templates_obj, py::handle rest_obj, py::handle index_obj,
-              py::handle z_obj, py::handle obs_obj, int mode, double fill, py::handle out_obj,
-              py::handle edges_obj, std::optional<std::intptr_t> stream) {
+void redshift(py::handle templates_obj, py::handle rest_obj, py::handle index_obj, py::handle z_obj,
+              py::handle obs_obj, int mode, double fill, py::handle out_obj, py::handle edges_obj,
+              std::optional<std::intptr_t> stream) {
   using namespace deepz::cuda;
   const DeviceArray templates = cuda_array(templates_obj, "templates");
   const DeviceArray rest = cuda_array(rest_obj, "rest_wave");
@@ -69,10 +69,12 @@ void redshift(py::handle templates_obj, py::handle rest_obj, py::handle index_ob
   const std::int64_t p = obs.shape[0];
   if (k < 1 || n < 1) throw py::value_error("templates and index must not be empty");
   if (r < 2 || p < 2) throw py::value_error("rest_wave and obs_wave need >= 2 pixels");
-  if (mode < 0 || mode > 2) throw py::value_error("mode: expected 0, 1 or 2, got " +
-                                                  std::to_string(mode));
-  if (templates.is<float>()) require_output<float>(out, "float32 (the dtype of templates)");
-  else require_output<double>(out, "float64 (the dtype of templates)");
+  if (mode < 0 || mode > 2)
+    throw py::value_error("mode: expected 0, 1 or 2, got " + std::to_string(mode));
+  if (templates.is<float>())
+    require_output<float>(out, "float32 (the dtype of templates)");
+  else
+    require_output<double>(out, "float64 (the dtype of templates)");
   require_shape(out, {n, p});
   require_output<double>(edges, "float64");
   require_shape(edges, {r + p + 2});

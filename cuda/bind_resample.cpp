@@ -51,8 +51,7 @@ void resample(py::handle wave_obj, py::handle flux_obj, py::handle ivar_obj,
   if (new_wave.ndim() != 2 || p < (linear ? 1 : 2) ||
       (new_wave.shape[0] != 1 && new_wave.shape[0] != n))
     throw py::value_error("new_wave: expected shape (1, P) or (N, P) with P >= " +
-                          std::string(linear ? "1" : "2") + ", got " +
-                          shape_str(new_wave.shape));
+                          std::string(linear ? "1" : "2") + ", got " + shape_str(new_wave.shape));
   const bool single = flux.is<float>();
   const char* tname = single ? "float32 (the dtype of flux)" : "float64 (the dtype of flux)";
   if (single) {
@@ -81,17 +80,16 @@ void resample(py::handle wave_obj, py::handle flux_obj, py::handle ivar_obj,
     py::gil_scoped_release nogil;
     if (single)
       launch_resample<float>(wave.ptr<double>(), wave.shape[0], flux.ptr<float>(),
-                             has_ivar ? ivar.ptr<float>() : nullptr, n, m,
-                             new_wave.ptr<double>(), new_wave.shape[0], p, linear,
-                             static_cast<float>(fill), out.ptr<float>(),
-                             has_ivar ? out_ivar.ptr<float>() : nullptr, plan.ptr<double>(),
-                             launch.stream());
+                             has_ivar ? ivar.ptr<float>() : nullptr, n, m, new_wave.ptr<double>(),
+                             new_wave.shape[0], p, linear, static_cast<float>(fill),
+                             out.ptr<float>(), has_ivar ? out_ivar.ptr<float>() : nullptr,
+                             plan.ptr<double>(), launch.stream());
     else
       launch_resample<double>(wave.ptr<double>(), wave.shape[0], flux.ptr<double>(),
-                              has_ivar ? ivar.ptr<double>() : nullptr, n, m,
-                              new_wave.ptr<double>(), new_wave.shape[0], p, linear, fill,
-                              out.ptr<double>(), has_ivar ? out_ivar.ptr<double>() : nullptr,
-                              plan.ptr<double>(), launch.stream());
+                              has_ivar ? ivar.ptr<double>() : nullptr, n, m, new_wave.ptr<double>(),
+                              new_wave.shape[0], p, linear, fill, out.ptr<double>(),
+                              has_ivar ? out_ivar.ptr<double>() : nullptr, plan.ptr<double>(),
+                              launch.stream());
   }
 }
 

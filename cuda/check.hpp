@@ -26,11 +26,12 @@ namespace deepz::cuda {
 
 // "<what> failed: cudaErrorX: <description>".
 [[noreturn]] inline void throw_cuda_error(cudaError_t err, const std::string& what) {
-  std::string msg = "deepz._cuda: " + what + " failed: " + cudaGetErrorName(err) + ": " +
-                    cudaGetErrorString(err);
+  std::string msg =
+      "deepz._cuda: " + what + " failed: " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
   if (err == cudaErrorNoKernelImageForDevice || err == cudaErrorUnsupportedPtxVersion)
-    msg += " (deepz._cuda holds no code this GPU can run: see deepz.info() for the compiled "
-           "architectures and rebuild with -DCMAKE_CUDA_ARCHITECTURES=<this GPU's, e.g. 89>)";
+    msg +=
+        " (deepz._cuda holds no code this GPU can run: see deepz.info() for the compiled "
+        "architectures and rebuild with -DCMAKE_CUDA_ARCHITECTURES=<this GPU's, e.g. 89>)";
   throw std::runtime_error(msg);
 }
 
@@ -68,11 +69,11 @@ inline void check_launch(const char* kernel, cudaStream_t stream) {
 
 // Check a CUDA runtime call; `what` names the kernel or argument it serves.
 // The message is only built on failure.
-#define DEEPZ_CUDA_CHECK(expr, what)                                              \
-  do {                                                                            \
-    const cudaError_t deepz_err_ = (expr);                                        \
-    if (deepz_err_ != cudaSuccess) {                                              \
-      (void)cudaGetLastError();                                                   \
+#define DEEPZ_CUDA_CHECK(expr, what)                                               \
+  do {                                                                             \
+    const cudaError_t deepz_err_ = (expr);                                         \
+    if (deepz_err_ != cudaSuccess) {                                               \
+      (void)cudaGetLastError();                                                    \
       ::deepz::cuda::throw_cuda_error(deepz_err_, std::string(what) + ": " #expr); \
-    }                                                                             \
+    }                                                                              \
   } while (0)

@@ -22,27 +22,25 @@ __global__ void merge_bins_kernel(const T* __restrict__ flux, const T* __restric
   for (std::int64_t i = thread_index(); i < total; i += grid_stride()) {
     const std::int64_t s = i / m_out, o = i - s * m_out;
     const std::int64_t first = s * m + o * k;
-    merge_group<T>(flux + first, ivar != nullptr ? ivar + first : nullptr, k, mean,
-                   flux_out + i, ivar_out != nullptr ? ivar_out + i : nullptr);
+    merge_group<T>(flux + first, ivar != nullptr ? ivar + first : nullptr, k, mean, flux_out + i,
+                   ivar_out != nullptr ? ivar_out + i : nullptr);
   }
 }
 
 }  // namespace
 
 template <class T>
-void launch_merge_bins(const T* flux, const T* ivar, std::int64_t n, std::int64_t m,
-                       std::int64_t k, bool mean, T* flux_out, T* ivar_out, cudaStream_t stream) {
+void launch_merge_bins(const T* flux, const T* ivar, std::int64_t n, std::int64_t m, std::int64_t k,
+                       bool mean, T* flux_out, T* ivar_out, cudaStream_t stream) {
   if (n <= 0 || k <= 0 || m / k <= 0) return;
   const int grid = grid_size(n * (m / k), kBlock);
-  merge_bins_kernel<T><<<grid, kBlock, 0, stream>>>(flux, ivar, n, m, k, mean, flux_out,
-                                                    ivar_out);
+  merge_bins_kernel<T><<<grid, kBlock, 0, stream>>>(flux, ivar, n, m, k, mean, flux_out, ivar_out);
   check_launch("merge_bins_kernel", stream);
 }
 
 template void launch_merge_bins<float>(const float*, const float*, std::int64_t, std::int64_t,
                                        std::int64_t, bool, float*, float*, cudaStream_t);
-template void launch_merge_bins<double>(const double*, const double*, std::int64_t,
-                                        std::int64_t, std::int64_t, bool, double*, double*,
-                                        cudaStream_t);
+template void launch_merge_bins<double>(const double*, const double*, std::int64_t, std::int64_t,
+                                        std::int64_t, bool, double*, double*, cudaStream_t);
 
 }  // namespace deepz::cuda

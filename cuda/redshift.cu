@@ -55,15 +55,14 @@ __global__ void redshift_kernel(const T* __restrict__ templates, std::int64_t k,
 
 template <class T>
 void launch_redshift(const T* templates, std::int64_t k, std::int64_t r, const double* er,
-                     const std::int64_t* index, const double* z, std::int64_t n,
-                     const double* eo, std::int64_t p, int mode, double fill, T* out,
-                     cudaStream_t stream) {
+                     const std::int64_t* index, const double* z, std::int64_t n, const double* eo,
+                     std::int64_t p, int mode, double fill, T* out, cudaStream_t stream) {
   if (n <= 0 || p <= 0) return;
   // Threads: one per observed bin, a whole number of warps, at most kBlock.
   const int threads = static_cast<int>(std::min<std::int64_t>(kBlock, (p + 31) / 32 * 32));
   const int grid = grid_size(n, 1);
-  redshift_kernel<T><<<grid, threads, 0, stream>>>(templates, k, r, er, index, z, n, eo, p, mode,
-                                                   fill, out);
+  redshift_kernel<T>
+      <<<grid, threads, 0, stream>>>(templates, k, r, er, index, z, n, eo, p, mode, fill, out);
   check_launch("redshift_kernel", stream);
 }
 

@@ -13,8 +13,7 @@ namespace deepz::cuda {
 // [0, k) gives a row of NaN (the Python layer refuses it first). Asynchronous.
 template <class T>
 void launch_redshift(const T* templates, std::int64_t k, std::int64_t r, const double* er,
-                     const std::int64_t* index, const double* z, std::int64_t n,
-                     const double* eo, std::int64_t p, int mode, double fill, T* out,
-                     cudaStream_t stream);
+                     const std::int64_t* index, const double* z, std::int64_t n, const double* eo,
+                     std::int64_t p, int mode, double fill, T* out, cudaStream_t stream);
 
 }  // namespace deepz::cuda

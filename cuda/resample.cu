@@ -35,10 +35,10 @@ __global__ void resample_plan_kernel(const double* __restrict__ wave, std::int64
 template <class T, bool kLinear>
 __global__ void resample_kernel(const double* __restrict__ wave, std::int64_t wave_rows,
                                 const T* __restrict__ flux, const T* __restrict__ ivar,
-                                std::int64_t n, std::int64_t m,
-                                const double* __restrict__ new_wave, std::int64_t new_rows,
-                                std::int64_t p, const ResamplePlan* __restrict__ plan, T fill,
-                                T* __restrict__ out, T* __restrict__ out_ivar) {
+                                std::int64_t n, std::int64_t m, const double* __restrict__ new_wave,
+                                std::int64_t new_rows, std::int64_t p,
+                                const ResamplePlan* __restrict__ plan, T fill, T* __restrict__ out,
+                                T* __restrict__ out_ivar) {
   for (std::int64_t s = blockIdx.x; s < n; s += gridDim.x) {
     const double* w = wave + (wave_rows == 1 ? 0 : s * m);
     const double* nw = new_wave + (new_rows == 1 ? 0 : s * p);
@@ -55,16 +55,15 @@ __global__ void resample_kernel(const double* __restrict__ wave, std::int64_t wa
 }
 
 template <class T, bool kLinear>
-void run(const double* wave, std::int64_t wave_rows, const T* flux, const T* ivar,
-         std::int64_t n, std::int64_t m, const double* new_wave, std::int64_t new_rows,
-         std::int64_t p, T fill, T* out, T* out_ivar, double* plan_scratch,
-         cudaStream_t stream) {
+void run(const double* wave, std::int64_t wave_rows, const T* flux, const T* ivar, std::int64_t n,
+         std::int64_t m, const double* new_wave, std::int64_t new_rows, std::int64_t p, T fill,
+         T* out, T* out_ivar, double* plan_scratch, cudaStream_t stream) {
   ResamplePlan* plan = nullptr;
   if (wave_rows == 1 && new_rows == 1 && plan_scratch != nullptr) {
     static_assert(sizeof(ResamplePlan) == 5 * sizeof(double), "a plan is 5 doubles");
     plan = reinterpret_cast<ResamplePlan*>(plan_scratch);
-    resample_plan_kernel<kLinear><<<grid_size(p, kBlock), kBlock, 0, stream>>>(wave, m, new_wave,
-                                                                              p, plan);
+    resample_plan_kernel<kLinear>
+        <<<grid_size(p, kBlock), kBlock, 0, stream>>>(wave, m, new_wave, p, plan);
     check_launch("resample_plan_kernel", stream);
   }
   const int threads = static_cast<int>(std::min<std::int64_t>(kBlock, (p + 31) / 32 * 32));
@@ -77,9 +76,9 @@ void run(const double* wave, std::int64_t wave_rows, const T* flux, const T* iva
 
 template <class T>
 void launch_resample(const double* wave, std::int64_t wave_rows, const T* flux, const T* ivar,
-                     std::int64_t n, std::int64_t m, const double* new_wave,
-                     std::int64_t new_rows, std::int64_t p, bool linear, T fill, T* out,
-                     T* out_ivar, double* plan, cudaStream_t stream) {
+                     std::int64_t n, std::int64_t m, const double* new_wave, std::int64_t new_rows,
+                     std::int64_t p, bool linear, T fill, T* out, T* out_ivar, double* plan,
+                     cudaStream_t stream) {
   if (n <= 0 || p <= 0) return;
   if (linear)
     run<T, true>(wave, wave_rows, flux, ivar, n, m, new_wave, new_rows, p, fill, out, out_ivar,

@@ -14,8 +14,8 @@ namespace deepz::cuda {
 // by a first kernel). Asynchronous.
 template <class T>
 void launch_resample(const double* wave, std::int64_t wave_rows, const T* flux, const T* ivar,
-                     std::int64_t n, std::int64_t m, const double* new_wave,
-                     std::int64_t new_rows, std::int64_t p, bool linear, T fill, T* out,
-                     T* out_ivar, double* plan, cudaStream_t stream);
+                     std::int64_t n, std::int64_t m, const double* new_wave, std::int64_t new_rows,
+                     std::int64_t p, bool linear, T fill, T* out, T* out_ivar, double* plan,
+                     cudaStream_t stream);
 
 }  // namespace deepz::cuda

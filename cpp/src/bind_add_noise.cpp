@@ -37,10 +37,11 @@ namespace ns = deepz::noise_simd;
 
 #if DEEPZ_X86_DISPATCH
 template <class T>
-__attribute__((target("avx2"), flatten)) void rows_avx2(
-    const T* flux, std::int64_t m, const T* sigma, std::int64_t srows, std::int64_t scols,
-    std::uint64_t seed, std::uint64_t offset, deepz::NoiseKind kind, T* noisy, T* ivar,
-    std::int64_t b, std::int64_t e) {
+__attribute__((target("avx2"),
+               flatten)) void rows_avx2(const T* flux, std::int64_t m, const T* sigma,
+                                        std::int64_t srows, std::int64_t scols, std::uint64_t seed,
+                                        std::uint64_t offset, deepz::NoiseKind kind, T* noisy,
+                                        T* ivar, std::int64_t b, std::int64_t e) {
   ns::add_noise_rows<T, ns::Isa::avx2>(flux, m, sigma, srows, scols, seed, offset, kind, noisy,
                                        ivar, b, e);
 }
@@ -55,10 +56,11 @@ void rows(const T* flux, std::int64_t m, const T* sigma, std::int64_t srows, std
           std::uint64_t seed, std::uint64_t offset, deepz::NoiseKind kind, T* noisy, T* ivar,
           std::int64_t b, std::int64_t e) {
 #if DEEPZ_X86_DISPATCH
-  if (isa().on) return rows_avx2<T>(flux, m, sigma, srows, scols, seed, offset, kind, noisy, ivar, b, e);
+  if (isa().on)
+    return rows_avx2<T>(flux, m, sigma, srows, scols, seed, offset, kind, noisy, ivar, b, e);
 #endif
-  ns::add_noise_rows<T, kBaseline>(flux, m, sigma, srows, scols, seed, offset, kind, noisy, ivar,
-                                   b, e);
+  ns::add_noise_rows<T, kBaseline>(flux, m, sigma, srows, scols, seed, offset, kind, noisy, ivar, b,
+                                   e);
 }
 
 template <class T>
@@ -75,7 +77,8 @@ py::tuple add_noise(const Array<T>& flux, const Array<T>& sigma, std::uint64_t s
   }
   if (kind != 0 && kind != 1) throw std::invalid_argument("kind must be 0 or 1");
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
-  if (n > 0 && offset > std::numeric_limits<std::uint64_t>::max() - static_cast<std::uint64_t>(n - 1)) {
+  if (n > 0 &&
+      offset > std::numeric_limits<std::uint64_t>::max() - static_cast<std::uint64_t>(n - 1)) {
     throw std::invalid_argument("offset + N must be below 2**64");
   }
   if (m > (std::int64_t{1} << 34)) throw std::invalid_argument("flux has more than 2**34 pixels");

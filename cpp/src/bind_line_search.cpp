@@ -48,7 +48,8 @@ py::tuple line_search_impl(const carray<double>& wave, const carray<T>& flux,
                            const carray<double>& line_rest, const carray<double>& line_strength,
                            const carray<double>& line_sign, double window, double w_dist,
                            double w_height, double w_spacing, double snr_min, int threads) {
-  if (flux.ndim() != 2) throw std::invalid_argument("flux must be 2-D (N, M), got " + shape_str(flux));
+  if (flux.ndim() != 2)
+    throw std::invalid_argument("flux must be 2-D (N, M), got " + shape_str(flux));
   const std::int64_t n = flux.shape(0), m = flux.shape(1);
   if (wave.ndim() != 2 || wave.shape(1) != m || (wave.shape(0) != 1 && wave.shape(0) != n))
     throw std::invalid_argument("wave must be (1, M) or (N, M) with M = " + std::to_string(m) +
@@ -72,8 +73,9 @@ py::tuple line_search_impl(const carray<double>& wave, const carray<T>& flux,
   std::vector<std::int64_t> order(static_cast<std::size_t>(n_lines));
   std::iota(order.begin(), order.end(), std::int64_t{0});
   const double* strength = line_strength.data();
-  std::stable_sort(order.begin(), order.end(),
-                   [strength](std::int64_t x, std::int64_t y) { return strength[x] > strength[y]; });
+  std::stable_sort(order.begin(), order.end(), [strength](std::int64_t x, std::int64_t y) {
+    return strength[x] > strength[y];
+  });
 
   carray<T> z(n), line_wave({n, n_lines}), line_snr({n, n_lines}), quality(n);
   py::array_t<std::int64_t> n_found(n);
@@ -105,11 +107,10 @@ py::tuple line_search_impl(const carray<double>& wave, const carray<T>& flux,
         return;
       }
       for (std::int64_t s = begin; s < end; ++s) {
-        deepz::line_search_spectrum<T>(wp + s * wave_stride, fp + s * m,
-                                       ip ? ip + s * m : nullptr, m, zp[s], rp, strength, sp, op,
-                                       n_lines, params, scratch.data(), out_z + s,
-                                       out_wave + s * n_lines, out_snr + s * n_lines, out_n + s,
-                                       out_q + s);
+        deepz::line_search_spectrum<T>(wp + s * wave_stride, fp + s * m, ip ? ip + s * m : nullptr,
+                                       m, zp[s], rp, strength, sp, op, n_lines, params,
+                                       scratch.data(), out_z + s, out_wave + s * n_lines,
+                                       out_snr + s * n_lines, out_n + s, out_q + s);
       }
     });
   }

@@ -70,8 +70,8 @@ py::object merge_bins(const Array<T>& flux, std::int64_t factor, const py::objec
   if (has_ivar) {
     ivar = ivar_obj.cast<Array<T>>();
     if (ivar.ndim() != 2 || ivar.shape(0) != n || ivar.shape(1) != m) {
-      throw std::invalid_argument("ivar must have the shape of flux " + shape_of(flux) +
-                                  ", got " + shape_of(ivar));
+      throw std::invalid_argument("ivar must have the shape of flux " + shape_of(flux) + ", got " +
+                                  shape_of(ivar));
     }
   }
   const std::int64_t m_out = m / factor;

@@ -105,8 +105,8 @@ py::array_t<T> redshift(const carray<T>& templates, const carray<double>& rest_w
   {
     py::gil_scoped_release release;
     const deepz::RedshiftPlan plan =
-        deepz::redshift_plan(templates.data(), k, r, rest_wave.data(), er.data(), idx, n,
-                             eo.data(), p, loglam, win, scratch.data());
+        deepz::redshift_plan(templates.data(), k, r, rest_wave.data(), er.data(), idx, n, eo.data(),
+                             p, loglam, win, scratch.data());
     const Job<T> job{templates.data(), r, er.data(), idx, zp, eo.data(), p, mode, fill, &plan, o};
     deepz::parallel_for(n, threads, [&](std::int64_t b, std::int64_t e) { rows<T>(job, b, e); });
   }
@@ -123,12 +123,12 @@ void register_redshift(py::module_& m) {
       "loglam: both grids are log-linear with the same step (checked by the caller).\n"
       "window: 0 off, 1 the window sweep where the rest grid is linear (AVX2 only), 2 a\n"
       "2-pixel window imposed (test hook: windows that miss are redone by the general sweep).";
-  m.def("redshift", &redshift<float>, py::arg("templates"), py::arg("rest_wave"),
-        py::arg("index"), py::arg("z"), py::arg("obs_wave"), py::arg("mode"), py::arg("fill"),
-        py::arg("loglam"), py::arg("threads"), py::arg("window") = 0, doc);
-  m.def("redshift", &redshift<double>, py::arg("templates"), py::arg("rest_wave"),
-        py::arg("index"), py::arg("z"), py::arg("obs_wave"), py::arg("mode"), py::arg("fill"),
-        py::arg("loglam"), py::arg("threads"), py::arg("window") = 0, doc);
+  m.def("redshift", &redshift<float>, py::arg("templates"), py::arg("rest_wave"), py::arg("index"),
+        py::arg("z"), py::arg("obs_wave"), py::arg("mode"), py::arg("fill"), py::arg("loglam"),
+        py::arg("threads"), py::arg("window") = 0, doc);
+  m.def("redshift", &redshift<double>, py::arg("templates"), py::arg("rest_wave"), py::arg("index"),
+        py::arg("z"), py::arg("obs_wave"), py::arg("mode"), py::arg("fill"), py::arg("loglam"),
+        py::arg("threads"), py::arg("window") = 0, doc);
   m.def(
       "_redshift_isa", [](std::optional<std::string> set) { return isa().set(set); },
       py::arg("set") = py::none(),

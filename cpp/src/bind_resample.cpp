@@ -50,8 +50,17 @@ struct WeightStore {
   std::vector<double> u, u2, tot, rtot, ein, eout;
   std::int64_t nchunks = 0, widest = 0;
   WeightStore(std::int64_t m, std::int64_t p)
-      : off(p + 1), first(p), start(p + 1), lo(p), hi(p), u(deepz::resample_capacity(m, p)),
-        u2(deepz::resample_capacity(m, p)), tot(p), rtot(p), ein(m + 1), eout(p + 1) {}
+      : off(p + 1),
+        first(p),
+        start(p + 1),
+        lo(p),
+        hi(p),
+        u(deepz::resample_capacity(m, p)),
+        u2(deepz::resample_capacity(m, p)),
+        tot(p),
+        rtot(p),
+        ein(m + 1),
+        eout(p + 1) {}
   deepz::ResampleWeights weights() {
     return {off.data(), first.data(), u.data(), u2.data(), tot.data(), rtot.data()};
   }
@@ -105,16 +114,14 @@ void run_shared(const Job<T>& job, WeightStore& ws, std::int64_t b, std::int64_t
 #if DEEPZ_RESAMPLE_LANES
   if (kLanes)
     for (; n + 4 <= e; n += 4)
-      deepz::lanes::spectra4<T, kStrict>(wt, ch, ws.nchunks, m, p, job.flux + n * m,
-                                         job.ivar ? job.ivar + n * m : nullptr, job.fill,
-                                         job.out + n * p,
-                                         job.out_ivar ? job.out_ivar + n * p : nullptr, s);
+      deepz::lanes::spectra4<T, kStrict>(
+          wt, ch, ws.nchunks, m, p, job.flux + n * m, job.ivar ? job.ivar + n * m : nullptr,
+          job.fill, job.out + n * p, job.out_ivar ? job.out_ivar + n * p : nullptr, s);
 #endif
   for (; n < e; ++n)
-    deepz::resample_spectrum<T, kStrict>(wt, ch, ws.nchunks, job.flux + n * m,
-                                         job.ivar ? job.ivar + n * m : nullptr, job.fill,
-                                         job.out + n * p,
-                                         job.out_ivar ? job.out_ivar + n * p : nullptr, s);
+    deepz::resample_spectrum<T, kStrict>(
+        wt, ch, ws.nchunks, job.flux + n * m, job.ivar ? job.ivar + n * m : nullptr, job.fill,
+        job.out + n * p, job.out_ivar ? job.out_ivar + n * p : nullptr, s);
 }
 
 // Per-spectrum grids, spectra [b, e): the weights rebuilt in ws for each.
@@ -157,8 +164,8 @@ void run(const Job<T>& job, WeightStore& ws, bool shared, std::int64_t b, std::i
 #define DEEPZ_RESAMPLE_AVX2 1
 template <class T>
 __attribute__((target("avx2"), flatten)) void run_avx2(const Job<T>& job, WeightStore& ws,
-                                                       bool shared, std::int64_t b,
-                                                       std::int64_t e, deepz::ResampleScratch s) {
+                                                       bool shared, std::int64_t b, std::int64_t e,
+                                                       deepz::ResampleScratch s) {
   run<T, true>(job, ws, shared, b, e, s);
 }
 #endif
@@ -189,8 +196,10 @@ template <class T>
 py::tuple resample(const carray<double>& wave, const carray<T>& flux,
                    const std::optional<carray<T>>& ivar, const carray<double>& new_wave,
                    bool linear, double fill, int threads) {
-  if (flux.ndim() != 2) throw std::invalid_argument("flux must be 2-D (N, M), got " + shape_str(flux));
-  if (wave.ndim() != 2) throw std::invalid_argument("wave must be 2-D (Nw, M), got " + shape_str(wave));
+  if (flux.ndim() != 2)
+    throw std::invalid_argument("flux must be 2-D (N, M), got " + shape_str(flux));
+  if (wave.ndim() != 2)
+    throw std::invalid_argument("wave must be 2-D (Nw, M), got " + shape_str(wave));
   if (new_wave.ndim() != 2)
     throw std::invalid_argument("new_wave must be 2-D (Nn, P), got " + shape_str(new_wave));
   const std::int64_t n = flux.shape(0), m = flux.shape(1);
@@ -200,13 +209,14 @@ py::tuple resample(const carray<double>& wave, const carray<T>& flux,
     throw std::invalid_argument("wave must have shape (1, M) or (N, M) with M >= 2 matching flux " +
                                 shape_str(flux) + ", got " + shape_str(wave));
   if (p < (linear ? 1 : 2) || !(nn == 1 || nn == n))
-    throw std::invalid_argument("new_wave must have shape (1, P) or (N, P) with P >= " +
-                                std::string(linear ? "1" : "2") + " for N = " + std::to_string(n) +
-                                ", got " + shape_str(new_wave));
+    throw std::invalid_argument(
+        "new_wave must have shape (1, P) or (N, P) with P >= " + std::string(linear ? "1" : "2") +
+        " for N = " + std::to_string(n) + ", got " + shape_str(new_wave));
   if (ivar && (ivar->ndim() != 2 || ivar->shape(0) != n || ivar->shape(1) != m))
     throw std::invalid_argument("ivar must have the shape of flux " + shape_str(flux) + ", got " +
                                 shape_str(*ivar));
-  if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
+  if (threads < 1)
+    throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
 
   carray<T> out({n, p});
   std::optional<carray<T>> out_ivar;
@@ -262,7 +272,8 @@ py::tuple resample(const carray<double>& wave, const carray<T>& flux,
 
 void register_resample(py::module_& m) {
   const char* doc =
-      "resample(wave, flux, ivar, new_wave, linear, fill, threads) -> (flux_out, ivar_out | None)\n\n"
+      "resample(wave, flux, ivar, new_wave, linear, fill, threads) -> (flux_out, ivar_out | "
+      "None)\n\n"
       "Private kernel of deepz.kernels.resample: grids are float64 (1 or N rows), strictly\n"
       "increasing; flux/ivar are (N, M) of one float dtype.";
   m.def("resample", &resample<float>, py::arg("wave"), py::arg("flux"), py::arg("ivar"),
@@ -285,5 +296,6 @@ void register_resample(py::module_& m) {
       },
       py::arg("set") = py::none(),
       "Instruction set of the resample kernel ('avx2' or 'baseline'); set='baseline' turns the "
-      "AVX2 path off and 'auto' back on where the CPU has it (for tests: both give the same bits).");
+      "AVX2 path off and 'auto' back on where the CPU has it (for tests: both give the same "
+      "bits).");
 }

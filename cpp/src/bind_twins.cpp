@@ -34,9 +34,9 @@ template <class T>
 py::array_t<T> redshift_pixelwise(const carray<T>& templates, const carray<double>& rest_wave,
                                   const carray<std::int64_t>& index, const carray<double>& z,
                                   const carray<double>& obs_wave, int mode, double fill) {
-  if (templates.ndim() != 2 || rest_wave.ndim() != 1 || obs_wave.ndim() != 1 ||
-      index.ndim() != 1 || z.ndim() != 1 || rest_wave.shape(0) != templates.shape(1) ||
-      z.shape(0) != index.shape(0) || rest_wave.shape(0) < 2 || obs_wave.shape(0) < 2)
+  if (templates.ndim() != 2 || rest_wave.ndim() != 1 || obs_wave.ndim() != 1 || index.ndim() != 1 ||
+      z.ndim() != 1 || rest_wave.shape(0) != templates.shape(1) || z.shape(0) != index.shape(0) ||
+      rest_wave.shape(0) < 2 || obs_wave.shape(0) < 2)
     throw std::invalid_argument("_redshift_pixelwise: bad shapes");
   const std::int64_t k = templates.shape(0), r = templates.shape(1);
   const std::int64_t n = index.shape(0), p = obs_wave.shape(0);
@@ -48,11 +48,11 @@ py::array_t<T> redshift_pixelwise(const carray<T>& templates, const carray<doubl
   for (std::int64_t s = 0; s < n; ++s) {
     const std::int64_t t = index.data()[s];
     if (t < 0 || t >= k) throw std::invalid_argument("_redshift_pixelwise: bad index");
-    const auto setup = deepz::redshift_pixel_setup(er.data(), r, eo.data(), p, 1.0 + z.data()[s],
-                                                   mode);
+    const auto setup =
+        deepz::redshift_pixel_setup(er.data(), r, eo.data(), p, 1.0 + z.data()[s], mode);
     for (std::int64_t j = p - 1; j >= 0; --j)
-      o[s * p + j] = deepz::redshift_pixel(templates.data() + t * r, er.data(), r, eo.data(),
-                                           setup, j, fill);
+      o[s * p + j] =
+          deepz::redshift_pixel(templates.data() + t * r, er.data(), r, eo.data(), setup, j, fill);
   }
   return out;
 }
@@ -81,8 +81,8 @@ py::tuple noise_blockwise(const carray<T>& flux, const carray<T>& sigma, std::ui
                                        iv + s * m);
     } else {
       for (std::int64_t p = m - 1; p >= 0; --p)
-        deepz::poisson_noise_pixel<T>(f[s * m + p], sig[p * step], seed, index, p,
-                                      o + s * m + p, iv + s * m + p);
+        deepz::poisson_noise_pixel<T>(f[s * m + p], sig[p * step], seed, index, p, o + s * m + p,
+                                      iv + s * m + p);
     }
   }
   return py::make_tuple(noisy, ivar);
@@ -114,8 +114,8 @@ py::tuple merge_groupwise(const carray<T>& flux, std::int64_t k, const py::objec
 // (spectrum, pixel); otherwise the plan of each (spectrum, pixel) on the spot.
 template <class T, bool kLinear>
 void resample_pixelwise_run(const double* wave, std::int64_t nw, const T* flux, const T* ivar,
-                            std::int64_t n, std::int64_t m, const double* new_wave,
-                            std::int64_t nn, std::int64_t p, T fill, T* out, T* out_ivar) {
+                            std::int64_t n, std::int64_t m, const double* new_wave, std::int64_t nn,
+                            std::int64_t p, T fill, T* out, T* out_ivar) {
   std::vector<deepz::ResamplePlan> plans;
   const bool shared = nw == 1 && nn == 1;
   if (shared) {
@@ -130,9 +130,8 @@ void resample_pixelwise_run(const double* wave, std::int64_t nw, const T* flux, 
     for (std::int64_t j = p - 1; j >= 0; --j) {
       const deepz::ResamplePlan pl =
           shared ? plans[j] : deepz::resample_make_plan<kLinear>(w, m, nwv, p, j);
-      deepz::resample_pixel<T, kLinear>(pl, ein, flux + s * m, ivar ? ivar + s * m : nullptr,
-                                        fill, out + s * p + j,
-                                        out_ivar ? out_ivar + s * p + j : nullptr);
+      deepz::resample_pixel<T, kLinear>(pl, ein, flux + s * m, ivar ? ivar + s * m : nullptr, fill,
+                                        out + s * p + j, out_ivar ? out_ivar + s * p + j : nullptr);
     }
   }
 }
@@ -146,8 +145,8 @@ py::tuple resample_pixelwise(const carray<double>& wave, const carray<T>& flux,
   const std::int64_t n = flux.shape(0), m = flux.shape(1);
   const std::int64_t nw = wave.shape(0), nn = new_wave.shape(0), p = new_wave.shape(1);
   if (wave.shape(1) != m || (nw != 1 && nw != n) || (nn != 1 && nn != n) || m < 2 ||
-      p < (linear ? 1 : 2) || (ivar && (ivar->ndim() != 2 || ivar->shape(0) != n ||
-                                        ivar->shape(1) != m)))
+      p < (linear ? 1 : 2) ||
+      (ivar && (ivar->ndim() != 2 || ivar->shape(0) != n || ivar->shape(1) != m)))
     throw std::invalid_argument("_resample: bad shapes");
   py::array_t<T> out({n, p});
   std::optional<py::array_t<T>> out_ivar;
@@ -155,11 +154,11 @@ py::tuple resample_pixelwise(const carray<double>& wave, const carray<T>& flux,
   const T* iv = ivar ? ivar->data() : nullptr;
   T* oi = out_ivar ? out_ivar->mutable_data() : nullptr;
   if (linear)
-    resample_pixelwise_run<T, true>(wave.data(), nw, flux.data(), iv, n, m, new_wave.data(), nn,
-                                    p, static_cast<T>(fill), out.mutable_data(), oi);
+    resample_pixelwise_run<T, true>(wave.data(), nw, flux.data(), iv, n, m, new_wave.data(), nn, p,
+                                    static_cast<T>(fill), out.mutable_data(), oi);
   else
-    resample_pixelwise_run<T, false>(wave.data(), nw, flux.data(), iv, n, m, new_wave.data(), nn,
-                                     p, static_cast<T>(fill), out.mutable_data(), oi);
+    resample_pixelwise_run<T, false>(wave.data(), nw, flux.data(), iv, n, m, new_wave.data(), nn, p,
+                                     static_cast<T>(fill), out.mutable_data(), oi);
   return py::make_tuple(out, out_ivar ? py::object(*out_ivar) : py::object(py::none()));
 }
 

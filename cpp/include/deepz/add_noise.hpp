@@ -40,21 +40,51 @@ namespace rmath {
 
 // ---- IEEE operations, round to nearest, never fused -------------------------
 #if defined(__CUDA_ARCH__)
-DEEPZ_HD float add(float a, float b) { return __fadd_rn(a, b); }
-DEEPZ_HD float sub(float a, float b) { return __fsub_rn(a, b); }
-DEEPZ_HD float mul(float a, float b) { return __fmul_rn(a, b); }
-DEEPZ_HD float div(float a, float b) { return __fdiv_rn(a, b); }
-DEEPZ_HD float sqrt(float a) { return __fsqrt_rn(a); }
-DEEPZ_HD float floor(float a) { return floorf(a); }
-DEEPZ_HD double add(double a, double b) { return __dadd_rn(a, b); }
-DEEPZ_HD double sub(double a, double b) { return __dsub_rn(a, b); }
-DEEPZ_HD double mul(double a, double b) { return __dmul_rn(a, b); }
-DEEPZ_HD double div(double a, double b) { return __ddiv_rn(a, b); }
-DEEPZ_HD double sqrt(double a) { return __dsqrt_rn(a); }
-DEEPZ_HD double floor(double a) { return ::floor(a); }
-DEEPZ_HD double abs(double a) { return ::fabs(a); }
-DEEPZ_HD std::uint32_t bits(float x) { return __float_as_uint(x); }
-DEEPZ_HD float f32_from_bits(std::uint32_t u) { return __uint_as_float(u); }
+DEEPZ_HD float add(float a, float b) {
+  return __fadd_rn(a, b);
+}
+DEEPZ_HD float sub(float a, float b) {
+  return __fsub_rn(a, b);
+}
+DEEPZ_HD float mul(float a, float b) {
+  return __fmul_rn(a, b);
+}
+DEEPZ_HD float div(float a, float b) {
+  return __fdiv_rn(a, b);
+}
+DEEPZ_HD float sqrt(float a) {
+  return __fsqrt_rn(a);
+}
+DEEPZ_HD float floor(float a) {
+  return floorf(a);
+}
+DEEPZ_HD double add(double a, double b) {
+  return __dadd_rn(a, b);
+}
+DEEPZ_HD double sub(double a, double b) {
+  return __dsub_rn(a, b);
+}
+DEEPZ_HD double mul(double a, double b) {
+  return __dmul_rn(a, b);
+}
+DEEPZ_HD double div(double a, double b) {
+  return __ddiv_rn(a, b);
+}
+DEEPZ_HD double sqrt(double a) {
+  return __dsqrt_rn(a);
+}
+DEEPZ_HD double floor(double a) {
+  return ::floor(a);
+}
+DEEPZ_HD double abs(double a) {
+  return ::fabs(a);
+}
+DEEPZ_HD std::uint32_t bits(float x) {
+  return __float_as_uint(x);
+}
+DEEPZ_HD float f32_from_bits(std::uint32_t u) {
+  return __uint_as_float(u);
+}
 DEEPZ_HD std::uint64_t bits(double x) {
   return static_cast<std::uint64_t>(__double_as_longlong(x));
 }
@@ -62,19 +92,45 @@ DEEPZ_HD double f64_from_bits(std::uint64_t u) {
   return __longlong_as_double(static_cast<long long>(u));
 }
 #else
-inline float add(float a, float b) { return a + b; }
-inline float sub(float a, float b) { return a - b; }
-inline float mul(float a, float b) { return a * b; }
-inline float div(float a, float b) { return a / b; }
-inline float sqrt(float a) { return std::sqrt(a); }
-inline float floor(float a) { return std::floor(a); }
-inline double add(double a, double b) { return a + b; }
-inline double sub(double a, double b) { return a - b; }
-inline double mul(double a, double b) { return a * b; }
-inline double div(double a, double b) { return a / b; }
-inline double sqrt(double a) { return std::sqrt(a); }
-inline double floor(double a) { return std::floor(a); }
-inline double abs(double a) { return std::fabs(a); }
+inline float add(float a, float b) {
+  return a + b;
+}
+inline float sub(float a, float b) {
+  return a - b;
+}
+inline float mul(float a, float b) {
+  return a * b;
+}
+inline float div(float a, float b) {
+  return a / b;
+}
+inline float sqrt(float a) {
+  return std::sqrt(a);
+}
+inline float floor(float a) {
+  return std::floor(a);
+}
+inline double add(double a, double b) {
+  return a + b;
+}
+inline double sub(double a, double b) {
+  return a - b;
+}
+inline double mul(double a, double b) {
+  return a * b;
+}
+inline double div(double a, double b) {
+  return a / b;
+}
+inline double sqrt(double a) {
+  return std::sqrt(a);
+}
+inline double floor(double a) {
+  return std::floor(a);
+}
+inline double abs(double a) {
+  return std::fabs(a);
+}
 inline std::uint32_t bits(float x) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
@@ -98,7 +154,9 @@ inline double f64_from_bits(std::uint64_t u) {
 #endif
 
 // Finite test on the exponent bits (false for NaN and +-inf).
-DEEPZ_HD bool finite(float x) { return (bits(x) & 0x7f800000u) != 0x7f800000u; }
+DEEPZ_HD bool finite(float x) {
+  return (bits(x) & 0x7f800000u) != 0x7f800000u;
+}
 DEEPZ_HD bool finite(double x) {
   return (bits(x) & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
 }
@@ -146,19 +204,18 @@ DEEPZ_HD float log_reduced(float f, float e) {
   const float hfsq = mul(mul(0.5f, f), f);
   const float s = div(f, add(2.0f, f));
   const float z = mul(s, s);
-  const float r = mul(z, horner(z, 0x1.555556p-1f, 0x1.99999ap-2f, 0x1.24924ap-2f,
-                                0x1.c71c72p-3f, 0x1.745d18p-3f));
+  const float r = mul(
+      z, horner(z, 0x1.555556p-1f, 0x1.99999ap-2f, 0x1.24924ap-2f, 0x1.c71c72p-3f, 0x1.745d18p-3f));
   return sub(mul(e, kLn2HiF), sub(sub(hfsq, add(mul(s, add(hfsq, r)), mul(e, kLn2LoF))), f));
 }
 DEEPZ_HD double log_reduced(double f, double e) {
   const double hfsq = mul(mul(0.5, f), f);
   const double s = div(f, add(2.0, f));
   const double z = mul(s, s);
-  const double r = mul(
-      z, horner(z, 0x1.5555555555555p-1, 0x1.999999999999ap-2, 0x1.2492492492492p-2,
-                0x1.c71c71c71c71cp-3, 0x1.745d1745d1746p-3, 0x1.3b13b13b13b14p-3,
-                0x1.1111111111111p-3, 0x1.e1e1e1e1e1e1ep-4, 0x1.af286bca1af28p-4,
-                0x1.8618618618618p-4));
+  const double r = mul(z, horner(z, 0x1.5555555555555p-1, 0x1.999999999999ap-2,
+                                 0x1.2492492492492p-2, 0x1.c71c71c71c71cp-3, 0x1.745d1745d1746p-3,
+                                 0x1.3b13b13b13b14p-3, 0x1.1111111111111p-3, 0x1.e1e1e1e1e1e1ep-4,
+                                 0x1.af286bca1af28p-4, 0x1.8618618618618p-4));
   return sub(mul(e, kLn2Hi), sub(sub(hfsq, add(mul(s, add(hfsq, r)), mul(e, kLn2Lo))), f));
 }
 
@@ -225,7 +282,8 @@ DEEPZ_HD double exp(double x) {
   const int k = static_cast<int>(kf);
   if (k > -1022) {
     // 2^k; k == 1024 only for x just below the overflow bound: split it.
-    if (k > 1023) return mul(mul(p, 2.0), f64_from_bits(static_cast<std::uint64_t>(k - 1 + 1023) << 52));
+    if (k > 1023)
+      return mul(mul(p, 2.0), f64_from_bits(static_cast<std::uint64_t>(k - 1 + 1023) << 52));
     return mul(p, f64_from_bits(static_cast<std::uint64_t>(k + 1023) << 52));
   }
   // subnormal result: scale in two steps
@@ -250,14 +308,13 @@ DEEPZ_HD void sincos_quarter(float r, int q, float* s, float* c) {
 }
 DEEPZ_HD void sincos_quarter(double r, int q, double* s, double* c) {
   const double z = mul(r, r);
-  const double sr = mul(
-      r, horner(z, 0x1.921fb54442d18p+0, -0x1.4abbce625be53p-1, 0x1.466bc6775aae2p-4,
-                -0x1.32d2cce62bd86p-8, 0x1.50783487ee782p-13, -0x1.e3074fde8871fp-19,
-                0x1.e8f434d018d63p-25, -0x1.6fadb9f155744p-31, 0x1.aaec32af93359p-38));
-  const double cr =
-      horner(z, 1.0, -0x1.3bd3cc9be45dep+0, 0x1.03c1f081b5ac4p-2, -0x1.55d3c7e3cbffap-6,
-             0x1.e1f506891babbp-11, -0x1.a6d1f2a204a8cp-16, 0x1.f9d38a3763cc3p-22,
-             -0x1.b6e24f44b128fp-28, 0x1.20c62c2f2d7f5p-34);
+  const double sr =
+      mul(r, horner(z, 0x1.921fb54442d18p+0, -0x1.4abbce625be53p-1, 0x1.466bc6775aae2p-4,
+                    -0x1.32d2cce62bd86p-8, 0x1.50783487ee782p-13, -0x1.e3074fde8871fp-19,
+                    0x1.e8f434d018d63p-25, -0x1.6fadb9f155744p-31, 0x1.aaec32af93359p-38));
+  const double cr = horner(z, 1.0, -0x1.3bd3cc9be45dep+0, 0x1.03c1f081b5ac4p-2,
+                           -0x1.55d3c7e3cbffap-6, 0x1.e1f506891babbp-11, -0x1.a6d1f2a204a8cp-16,
+                           0x1.f9d38a3763cc3p-22, -0x1.b6e24f44b128fp-28, 0x1.20c62c2f2d7f5p-34);
   q &= 3;
   const double ss = select((q & 1) != 0, cr, sr);
   const double cc = select((q & 1) != 0, sr, cr);
@@ -314,7 +371,7 @@ DEEPZ_HD void normal_pair(std::uint32_t a, std::uint32_t b, T* z0, T* z1) {
 }
 
 // ---- Poisson deviates -------------------------------------------------------------
-constexpr double kPoissonPtrsMin = 10.0;    // inversion below, PTRS from here up
+constexpr double kPoissonPtrsMin = 10.0;   // inversion below, PTRS from here up
 constexpr double kPoissonLamMax = 0x1p52;  // counts stay exact integers in float64
 
 // log P(k; lam) for lam >= 10 and an integer-valued k >= 0 (PTRS's test).

@@ -179,15 +179,27 @@ DEEPZ_AVX2 void philox_blocks_avx2(std::uint64_t seed, std::uint32_t b0, std::in
 // Each function is its scalar namesake in add_noise.hpp / philox.hpp, operation
 // for operation (the comments name them).
 namespace avx2 {
-DEEPZ_AVX2 __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
-DEEPZ_AVX2 __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
-DEEPZ_AVX2 __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
-DEEPZ_AVX2 __m256 set(float x) { return _mm256_set1_ps(x); }
+DEEPZ_AVX2 __m256 add(__m256 a, __m256 b) {
+  return _mm256_add_ps(a, b);
+}
+DEEPZ_AVX2 __m256 sub(__m256 a, __m256 b) {
+  return _mm256_sub_ps(a, b);
+}
+DEEPZ_AVX2 __m256 mul(__m256 a, __m256 b) {
+  return _mm256_mul_ps(a, b);
+}
+DEEPZ_AVX2 __m256 set(float x) {
+  return _mm256_set1_ps(x);
+}
 // c ? a : b with c a lane mask
-DEEPZ_AVX2 __m256 select(__m256 c, __m256 a, __m256 b) { return _mm256_blendv_ps(b, a, c); }
+DEEPZ_AVX2 __m256 select(__m256 c, __m256 a, __m256 b) {
+  return _mm256_blendv_ps(b, a, c);
+}
 
 // rmath::horner(x, c0, c1, ...) = c0 + x (c1 + x (...)), innermost first
-DEEPZ_AVX2 __m256 horner(__m256 /*x*/, float c) { return set(c); }
+DEEPZ_AVX2 __m256 horner(__m256 /*x*/, float c) {
+  return set(c);
+}
 template <class... Rest>
 DEEPZ_AVX2 __m256 horner(__m256 x, float c, Rest... rest) {
   return add(set(c), mul(x, horner(x, rest...)));
@@ -203,8 +215,8 @@ DEEPZ_AVX2 __m256 log_reduced(__m256 f, __m256 e) {
   const __m256 hfsq = mul(mul(set(0.5f), f), f);
   const __m256 s = _mm256_div_ps(f, add(set(2.0f), f));
   const __m256 z = mul(s, s);
-  const __m256 r = mul(z, horner(z, 0x1.555556p-1f, 0x1.99999ap-2f, 0x1.24924ap-2f,
-                                 0x1.c71c72p-3f, 0x1.745d18p-3f));
+  const __m256 r = mul(
+      z, horner(z, 0x1.555556p-1f, 0x1.99999ap-2f, 0x1.24924ap-2f, 0x1.c71c72p-3f, 0x1.745d18p-3f));
   return sub(mul(e, set(rmath::kLn2HiF)),
              sub(sub(hfsq, add(mul(s, add(hfsq, r)), mul(e, set(rmath::kLn2LoF)))), f));
 }
@@ -241,15 +253,15 @@ DEEPZ_AVX2 void box_muller_angle(__m256i b, __m256* s, __m256* c) {
                            0x1.e1f506p-11f, -0x1.a6d1f2p-16f);
   const __m256i q3 = _mm256_and_si256(q, _mm256_set1_epi32(3));
   const __m256i one = _mm256_set1_epi32(1);
-  const __m256 odd = _mm256_castsi256_ps(
-      _mm256_cmpeq_epi32(_mm256_and_si256(q3, one), one));            // (q & 1) != 0
+  const __m256 odd =
+      _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(q3, one), one));  // (q & 1) != 0
   const __m256 ss = select(odd, cr, sr);
   const __m256 cc = select(odd, sr, cr);
-  const __m256 sign = set(-0.0f);                                     // -x flips the sign bit
+  const __m256 sign = set(-0.0f);                                         // -x flips the sign bit
   const __m256 s_neg = _mm256_castsi256_ps(_mm256_cmpgt_epi32(q3, one));  // q >= 2
-  const __m256 c_neg = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
-      _mm256_and_si256(_mm256_add_epi32(q3, one), _mm256_set1_epi32(2)),
-      _mm256_set1_epi32(2)));                                          // q == 1 or q == 2
+  const __m256 c_neg = _mm256_castsi256_ps(
+      _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_add_epi32(q3, one), _mm256_set1_epi32(2)),
+                         _mm256_set1_epi32(2)));  // q == 1 or q == 2
   *s = select(s_neg, _mm256_xor_ps(ss, sign), ss);
   *c = select(c_neg, _mm256_xor_ps(cc, sign), cc);
 }

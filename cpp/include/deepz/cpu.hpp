@@ -17,10 +17,14 @@ namespace deepz {
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define DEEPZ_X86_DISPATCH 1
-inline bool cpu_has_avx2() { return __builtin_cpu_supports("avx2"); }
+inline bool cpu_has_avx2() {
+  return __builtin_cpu_supports("avx2");
+}
 #else
 #define DEEPZ_X86_DISPATCH 0
-inline bool cpu_has_avx2() { return false; }
+inline bool cpu_has_avx2() {
+  return false;
+}
 #endif
 
 // One switch per kernel: on = use the AVX2 copy. set() implements the test

@@ -33,27 +33,42 @@ DEEPZ_HD double bin_edge(const double* w, std::int64_t m, std::int64_t i) {
 template <class Pred>
 DEEPZ_HD std::int64_t first_true_near(std::int64_t n, Pred pred, std::int64_t g) {
   g = g < 0 ? 0 : (g > n ? n : g);
-  std::int64_t lo, hi;  // the answer lies in [lo, hi]
+  std::int64_t lo, hi;      // the answer lies in [lo, hi]
   if (g < n && !pred(g)) {  // above g
     lo = g + 1;
     for (std::int64_t step = 1;; step *= 2) {
       const std::int64_t probe = lo + step - 1;
-      if (probe >= n) { hi = n; break; }
-      if (pred(probe)) { hi = probe; break; }
+      if (probe >= n) {
+        hi = n;
+        break;
+      }
+      if (pred(probe)) {
+        hi = probe;
+        break;
+      }
       lo = probe + 1;
     }
   } else {  // at or below g
     hi = g;
     for (std::int64_t step = 1;; step *= 2) {
       const std::int64_t probe = hi - step;
-      if (probe < 0) { lo = 0; break; }
-      if (!pred(probe)) { lo = probe + 1; break; }
+      if (probe < 0) {
+        lo = 0;
+        break;
+      }
+      if (!pred(probe)) {
+        lo = probe + 1;
+        break;
+      }
       hi = probe;
     }
   }
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo) / 2;
-    if (pred(mid)) hi = mid; else lo = mid + 1;
+    if (pred(mid))
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }

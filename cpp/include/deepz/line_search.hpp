@@ -82,7 +82,10 @@ DEEPZ_HD std::int64_t first_at_or_above(const double* w, std::int64_t m, double 
   std::int64_t lo = 0, hi = m;
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo) / 2;
-    if (w[mid] >= x) hi = mid; else lo = mid + 1;
+    if (w[mid] >= x)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
@@ -92,7 +95,10 @@ DEEPZ_HD std::int64_t first_above(const double* w, std::int64_t m, double x) {
   std::int64_t lo = 0, hi = m;
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo) / 2;
-    if (w[mid] > x) hi = mid; else lo = mid + 1;
+    if (w[mid] > x)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
@@ -143,18 +149,17 @@ DEEPZ_HD std::int64_t line_search_scratch_size(std::int64_t m, std::int64_t n_li
 // Refine the redshift z0 of one spectrum.
 //   wave[m]        increasing pixel centres (Angstrom), m >= 3
 //   flux[m]        continuum-subtracted flux; ivar[m] its inverse variance or nullptr
-//   rest, strength, sign [n_lines]   rest wavelength, ordering strength, +1 emission / -1 absorption
-//   order[n_lines] the search order (indices into the line arrays, strongest first)
+//   rest, strength, sign [n_lines]   rest wavelength, ordering strength, +1 emission / -1
+//   absorption order[n_lines] the search order (indices into the line arrays, strongest first)
 //   scratch        line_search_scratch_size(m, n_lines) doubles
 // Outputs (in the caller's line order): out_wave, out_snr [n_lines];
 // out_z, out_found, out_quality one value each.
 template <class T>
-DEEPZ_HD void line_search_spectrum(const double* wave, const T* flux, const T* ivar,
-                                   std::int64_t m, double z0, const double* rest,
-                                   const double* strength, const double* sign,
-                                   const std::int64_t* order, std::int64_t n_lines,
-                                   const LineSearchParams& p, double* scratch, T* out_z,
-                                   T* out_wave, T* out_snr, std::int64_t* out_found,
+DEEPZ_HD void line_search_spectrum(const double* wave, const T* flux, const T* ivar, std::int64_t m,
+                                   double z0, const double* rest, const double* strength,
+                                   const double* sign, const std::int64_t* order,
+                                   std::int64_t n_lines, const LineSearchParams& p, double* scratch,
+                                   T* out_z, T* out_wave, T* out_snr, std::int64_t* out_found,
                                    T* out_quality) {
   namespace d = line_search_detail;
   const double nan = std::numeric_limits<double>::quiet_NaN();

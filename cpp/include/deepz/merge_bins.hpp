@@ -59,8 +59,8 @@ DEEPZ_HD double select(bool c, double a, double b) {
 // The output pixel of one group from its accumulated valid pixels: `sum` of
 // flux, `var` = sum of 1 / ivar, `count` = n_v, `w_one` = the ivar of the
 // valid pixel when n_v == 1. Sets the output flux and ivar (in double).
-DEEPZ_HD void merge_finish(double sum, double var, double count, double w_one, double k,
-                           bool mean, double* flux_out, double* ivar_out) {
+DEEPZ_HD void merge_finish(double sum, double var, double count, double w_one, double k, bool mean,
+                           double* flux_out, double* ivar_out) {
   using merge_detail::select;
   const double mean_v = sum / count;
   const double var_mean = var / (count * count);
@@ -164,17 +164,20 @@ void merge_row_staged(const T* flux, const T* ivar, std::int64_t m_out, std::int
 namespace merge_detail {
 template <class T>
 inline bool finite_t(T x) {
-  const T big = sizeof(T) == 4 ? static_cast<T>(0x1.fffffep127f) : static_cast<T>(0x1.fffffffffffffp1023);
+  const T big =
+      sizeof(T) == 4 ? static_cast<T>(0x1.fffffep127f) : static_cast<T>(0x1.fffffffffffffp1023);
   return (x >= -big) & (x <= big);
 }
-constexpr bool power_of_two(int k) { return k > 0 && (k & (k - 1)) == 0; }
+constexpr bool power_of_two(int k) {
+  return k > 0 && (k & (k - 1)) == 0;
+}
 }  // namespace merge_detail
 
 // Merge one spectrum; returns the first pixel whose ivar is < 0 (-1 if none):
 // such a pixel is masked like ivar 0 here, and the caller refuses the input.
 template <class T, bool kHasIvar, bool kMean, int kK>
-std::int64_t merge_row_blocks(const T* flux, const T* ivar, std::int64_t m_out,
-                              std::int64_t k_run, T* flux_out, T* ivar_out) {
+std::int64_t merge_row_blocks(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k_run,
+                              T* flux_out, T* ivar_out) {
   using merge_detail::finite_t;
   constexpr std::int64_t kPixels = 512;
   const std::int64_t k = kK > 0 ? kK : k_run;
@@ -244,19 +247,25 @@ template <class T, bool kHasIvar, bool kMean>
 std::int64_t merge_row_k(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k,
                          T* flux_out, T* ivar_out) {
   switch (k) {
-    case 1: return merge_row_blocks<T, kHasIvar, kMean, 1>(flux, ivar, m_out, k, flux_out, ivar_out);
-    case 2: return merge_row_blocks<T, kHasIvar, kMean, 2>(flux, ivar, m_out, k, flux_out, ivar_out);
-    case 3: return merge_row_blocks<T, kHasIvar, kMean, 3>(flux, ivar, m_out, k, flux_out, ivar_out);
-    case 4: return merge_row_blocks<T, kHasIvar, kMean, 4>(flux, ivar, m_out, k, flux_out, ivar_out);
-    case 8: return merge_row_blocks<T, kHasIvar, kMean, 8>(flux, ivar, m_out, k, flux_out, ivar_out);
-    default: return merge_row_blocks<T, kHasIvar, kMean, 0>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 1:
+      return merge_row_blocks<T, kHasIvar, kMean, 1>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 2:
+      return merge_row_blocks<T, kHasIvar, kMean, 2>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 3:
+      return merge_row_blocks<T, kHasIvar, kMean, 3>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 4:
+      return merge_row_blocks<T, kHasIvar, kMean, 4>(flux, ivar, m_out, k, flux_out, ivar_out);
+    case 8:
+      return merge_row_blocks<T, kHasIvar, kMean, 8>(flux, ivar, m_out, k, flux_out, ivar_out);
+    default:
+      return merge_row_blocks<T, kHasIvar, kMean, 0>(flux, ivar, m_out, k, flux_out, ivar_out);
   }
 }
 
 // One spectrum; returns the first pixel with ivar < 0, or -1.
 template <class T>
-std::int64_t merge_row(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k,
-                       bool mean, T* flux_out, T* ivar_out) {
+std::int64_t merge_row(const T* flux, const T* ivar, std::int64_t m_out, std::int64_t k, bool mean,
+                       T* flux_out, T* ivar_out) {
   if (k > 256) {  // long groups: one at a time
     std::int64_t bad = -1;
     for (std::int64_t o = 0; o < m_out; ++o) {
@@ -286,8 +295,9 @@ std::int64_t merge_rows(const T* flux, const T* ivar, std::int64_t m, std::int64
   const std::int64_t m_out = m / k;
   std::int64_t bad = -1;
   for (std::int64_t i = begin; i < end; ++i) {
-    const std::int64_t b = merge_row(flux + i * m, ivar ? ivar + i * m : nullptr, m_out, k, mean,
-                                     flux_out + i * m_out, ivar_out ? ivar_out + i * m_out : nullptr);
+    const std::int64_t b =
+        merge_row(flux + i * m, ivar ? ivar + i * m : nullptr, m_out, k, mean, flux_out + i * m_out,
+                  ivar_out ? ivar_out + i * m_out : nullptr);
     if (b >= 0 && bad < 0) bad = i * m + b;
     if (ivar && bad < 0) {  // the dropped pixels are checked too
       for (std::int64_t p = m_out * k; p < m; ++p) {

@@ -71,8 +71,7 @@ DEEPZ_HD Philox4x32 philox_draw(std::uint64_t seed, std::uint32_t block, std::ui
   c.v[1] = word;
   c.v[2] = static_cast<std::uint32_t>(index);
   c.v[3] = static_cast<std::uint32_t>(index >> 32);
-  return philox4x32_10(c, static_cast<std::uint32_t>(seed),
-                       static_cast<std::uint32_t>(seed >> 32));
+  return philox4x32_10(c, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
 }
 
 // Uniform float in (0, 1) from the top 23 bits of x: ((x >> 9) + 0.5) * 2^-23.

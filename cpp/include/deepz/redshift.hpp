@@ -46,8 +46,12 @@ enum class RedshiftScale : int { none = 0, flambda = 1, fnu = 2 };
 
 namespace redshift_detail {
 
-DEEPZ_HD double dmin(double a, double b) { return a < b ? a : b; }
-DEEPZ_HD double dmax(double a, double b) { return a > b ? a : b; }
+DEEPZ_HD double dmin(double a, double b) {
+  return a < b ? a : b;
+}
+DEEPZ_HD double dmax(double a, double b) {
+  return a > b ? a : b;
+}
 
 // Overlap of rest bin [elo, ehi] with the observed bin [lo, hi] (>= 0).
 DEEPZ_HD double overlap(double lo, double hi, double elo, double ehi) {
@@ -61,7 +65,10 @@ DEEPZ_HD std::int64_t first_true(std::int64_t n, Pred pred) {
   std::int64_t lo = 0, hi = n;
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo) / 2;
-    if (pred(mid)) hi = mid; else lo = mid + 1;
+    if (pred(mid))
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
@@ -142,8 +149,7 @@ DEEPZ_HD std::int64_t rest_bin(const double* er, std::int64_t r, double x) {
 // The same bin, found by galloping out from a guess g (any g gives the same
 // answer; a good one makes it O(1)): O(log |answer - g|) reads of er.
 DEEPZ_HD std::int64_t rest_bin_near(const double* er, std::int64_t r, double x, std::int64_t g) {
-  const std::int64_t m =
-      first_true_near(r + 1, [=](std::int64_t i) { return er[i] > x; }, g) - 1;
+  const std::int64_t m = first_true_near(r + 1, [=](std::int64_t i) { return er[i] > x; }, g) - 1;
   return m < 0 ? 0 : (m > r - 1 ? r - 1 : m);
 }
 
@@ -210,9 +216,8 @@ struct RedshiftPixelSetup {
   std::int64_t m1;  // ... and of bin j1 - 1 (the guesses interpolate between them)
 };
 
-DEEPZ_HD RedshiftPixelSetup redshift_pixel_setup(const double* er, std::int64_t r,
-                                                 const double* eo, std::int64_t p, double opz,
-                                                 int mode) {
+DEEPZ_HD RedshiftPixelSetup redshift_pixel_setup(const double* er, std::int64_t r, const double* eo,
+                                                 std::int64_t p, double opz, int mode) {
   using namespace redshift_detail;
   RedshiftPixelSetup s;
   s.inv = 1.0 / opz;
@@ -248,8 +253,8 @@ DEEPZ_HD T redshift_pixel(const T* t, const double* er, std::int64_t r, const do
 // two grids.
 template <class T>
 DEEPZ_HD void redshift_one_loglam(const T* t, const double* er, std::int64_t r, const double* eo,
-                                  std::int64_t p, double opz, int mode, double fill,
-                                  double dloglam, T* out) {
+                                  std::int64_t p, double opz, int mode, double fill, double dloglam,
+                                  T* out) {
   using namespace redshift_detail;
   const double inv = 1.0 / opz;  // observed edges map to rest edges eo * inv
   const double factor = redshift_factor(mode, opz, inv);
@@ -285,8 +290,7 @@ DEEPZ_HD void redshift_one_loglam(const T* t, const double* er, std::int64_t r, 
   const std::int64_t off = k - 1;
   for (std::int64_t j = jb0; j < jb1; ++j) {
     const double lo = eo[j] * inv, hi = eo[j + 1] * inv;
-    const double e0 = er[j + off], e1 = er[j + off + 1], e2 = er[j + off + 2],
-                 e3 = er[j + off + 3];
+    const double e0 = er[j + off], e1 = er[j + off + 1], e2 = er[j + off + 2], e3 = er[j + off + 3];
     const double t0 = static_cast<double>(t[j + off]), t1 = static_cast<double>(t[j + off + 1]),
                  t2 = static_cast<double>(t[j + off + 2]);
     const double w0 = overlap(lo, hi, e0, e1), w1 = overlap(lo, hi, e1, e2),
@@ -315,8 +319,8 @@ DEEPZ_HD void redshift_one_loglam(const T* t, const double* er, std::int64_t r, 
 // Bins [ja, jb) of one spectrum, inv = 1/(1+z); returns whether every window held.
 template <class T, int kL>
 DEEPZ_HD bool window_bins(const T* t, const double* er, std::int64_t r, const double* eo,
-                          std::int64_t ja, std::int64_t jb, double inv, double factor,
-                          double fill, double rdr, double delta, T* out) {
+                          std::int64_t ja, std::int64_t jb, double inv, double factor, double fill,
+                          double rdr, double delta, T* out) {
   using namespace redshift_detail;
   const double er0 = er[0];
   const double bmax = static_cast<double>(r - kL);
@@ -329,8 +333,8 @@ DEEPZ_HD bool window_bins(const T* t, const double* er, std::int64_t r, const do
     double wsum = 0.0, acc = 0.0, tref = 0.0;
     bool have = false;
     for (int i = 0; i < kL; ++i) {
-      add_pixel_nb(lo, hi, er[b + i], er[b + i + 1], static_cast<double>(t[b + i]), &wsum,
-                   &acc, &tref, &have);
+      add_pixel_nb(lo, hi, er[b + i], er[b + i + 1], static_cast<double>(t[b + i]), &wsum, &acc,
+                   &tref, &have);
     }
     holds &= (er[b] <= lo) & (er[b + kL] >= hi);
     out[j] = static_cast<T>(select(wsum == 0.0, fill, (tref + acc / wsum) * factor));
@@ -341,10 +345,9 @@ DEEPZ_HD bool window_bins(const T* t, const double* er, std::int64_t r, const do
 // What every sweep does first: inv = 1/(1+z), the scale factor, the covered
 // bins [j0, j1) (fill elsewhere).
 template <class T>
-DEEPZ_HD void redshift_prologue(const double* er, std::int64_t r, const double* eo,
-                                std::int64_t p, double opz, int mode, double fill, T* out,
-                                double* inv, double* factor, std::int64_t* j0,
-                                std::int64_t* j1) {
+DEEPZ_HD void redshift_prologue(const double* er, std::int64_t r, const double* eo, std::int64_t p,
+                                double opz, int mode, double fill, T* out, double* inv,
+                                double* factor, std::int64_t* j0, std::int64_t* j1) {
   *inv = 1.0 / opz;
   *factor = redshift_factor(mode, opz, *inv);
   redshift_detail::covered_bins(er, r, eo, p, *inv, j0, j1);
@@ -415,14 +418,18 @@ inline int redshift_window_length(const RedshiftWindow& w, std::int64_t r, doubl
 // The scalar window sweep with the window length chosen at run time.
 struct ScalarWindow {
   template <class T>
-  bool operator()(int l, bool /*nan_free*/, const T* t, const double* er, std::int64_t r, const double* eo,
-                  std::int64_t p, double opz, int mode, double fill, double rdr, double delta,
-                  T* out) const {
+  bool operator()(int l, bool /*nan_free*/, const T* t, const double* er, std::int64_t r,
+                  const double* eo, std::int64_t p, double opz, int mode, double fill, double rdr,
+                  double delta, T* out) const {
     switch (l) {
-      case 2: return redshift_one_window<T, 2>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
-      case 3: return redshift_one_window<T, 3>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
-      case 4: return redshift_one_window<T, 4>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
-      default: return false;
+      case 2:
+        return redshift_one_window<T, 2>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+      case 3:
+        return redshift_one_window<T, 3>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+      case 4:
+        return redshift_one_window<T, 4>(t, er, r, eo, p, opz, mode, fill, rdr, delta, out);
+      default:
+        return false;
     }
   }
 };
@@ -435,8 +442,8 @@ struct ScalarWindow {
 // place, so the three-bin window of redshift_one_loglam holds for every bin and
 // every z whenever delta_r + delta_o < 0.5; this asks for < 0.25. O(r + p),
 // once per call.
-inline bool loglam_window_holds(const double* er, std::int64_t r, const double* eo,
-                                std::int64_t p, double dloglam) {
+inline bool loglam_window_holds(const double* er, std::int64_t r, const double* eo, std::int64_t p,
+                                double dloglam) {
   if (r < 3 || p < 2 || !(dloglam > 0.0)) return false;
   const double ar = std::log10(er[1]), ao = std::log10(eo[1]);
   double delta_r = 0.0, delta_o = 0.0;
@@ -506,10 +513,10 @@ RedshiftPlan redshift_plan(const T* templates, std::int64_t k, std::int64_t r,
 // sweep (ScalarWindow, or a vectorised one with the same results; it is told
 // whether the template is NaN-free).
 template <class T, class Window>
-void redshift_rows(const T* templates, std::int64_t r, const double* er,
-                   const std::int64_t* index, const double* z, const double* eo, std::int64_t p,
-                   int mode, double fill, const RedshiftPlan& plan, T* out, std::int64_t begin,
-                   std::int64_t end, const Window& win) {
+void redshift_rows(const T* templates, std::int64_t r, const double* er, const std::int64_t* index,
+                   const double* z, const double* eo, std::int64_t p, int mode, double fill,
+                   const RedshiftPlan& plan, T* out, std::int64_t begin, std::int64_t end,
+                   const Window& win) {
   for (std::int64_t s = begin; s < end; ++s) {
     const T* t = templates + index[s] * r;
     T* o = out + s * p;
@@ -519,8 +526,8 @@ void redshift_rows(const T* templates, std::int64_t r, const double* er,
       continue;
     }
     const int l = redshift_window_length(plan.window, r, opz);
-    if (l > 0 && win(l, plan.kind[index[s]] == 1, t, er, r, eo, p, opz, mode, fill,
-                     plan.window.rdr, plan.window.delta, o))
+    if (l > 0 && win(l, plan.kind[index[s]] == 1, t, er, r, eo, p, opz, mode, fill, plan.window.rdr,
+                     plan.window.delta, o))
       continue;
     redshift_one(t, er, r, eo, p, opz, mode, fill, o);
   }
@@ -531,8 +538,8 @@ void redshift_batch(const T* templates, std::int64_t k, std::int64_t r, const do
                     const double* er, const std::int64_t* index, const double* z, std::int64_t n,
                     const double* eo, std::int64_t p, int mode, double fill, bool loglam,
                     int threads, T* out, unsigned char* scratch, int window = 0) {
-  const RedshiftPlan plan = redshift_plan(templates, k, r, rest_wave, er, index, n, eo, p, loglam,
-                                          window, scratch);
+  const RedshiftPlan plan =
+      redshift_plan(templates, k, r, rest_wave, er, index, n, eo, p, loglam, window, scratch);
   parallel_for(n, threads, [&](std::int64_t begin, std::int64_t end) {
     redshift_rows(templates, r, er, index, z, eo, p, mode, fill, plan, out, begin, end,
                   ScalarWindow{});

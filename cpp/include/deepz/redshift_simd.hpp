@@ -32,8 +32,7 @@ DEEPZ_AVX2 __m256d load_t<float>(const float* t, __m256i /*idx*/, __m128i k32) {
 }
 template <>
 DEEPZ_AVX2 __m256d load_t<double>(const double* t, __m256i idx, __m128i /*k32*/) {
-  return _mm256_castps_pd(
-      _mm256_permutevar8x32_ps(_mm256_castpd_ps(_mm256_loadu_pd(t)), idx));
+  return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(_mm256_loadu_pd(t)), idx));
 }
 DEEPZ_AVX2 __m256d load_e(const double* e, __m256i idx) {
   return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(_mm256_loadu_pd(e)), idx));
@@ -82,8 +81,7 @@ DEEPZ_AVX2 std::int64_t window_bins_avx2(const T* t, const double* er, std::int6
     for (std::int64_t c = 0; c < nc; c += 4) {
       const __m256d lo = _mm256_mul_pd(_mm256_loadu_pd(eo + j + c), vinv);
       const __m256d y = _mm256_min_pd(
-          _mm256_max_pd(_mm256_sub_pd(_mm256_mul_pd(_mm256_sub_pd(lo, ver0), vrdr), vdelta),
-                        zero),
+          _mm256_max_pd(_mm256_sub_pd(_mm256_mul_pd(_mm256_sub_pd(lo, ver0), vrdr), vdelta), zero),
           vbmax);
       _mm_store_si128(reinterpret_cast<__m128i*>(bs + c), _mm256_cvttpd_epi32(y));
     }
@@ -92,15 +90,14 @@ DEEPZ_AVX2 std::int64_t window_bins_avx2(const T* t, const double* er, std::int6
       const int b0 = bs[c];
       const __m128i k32 = _mm_sub_epi32(b, _mm_set1_epi32(b0));
       if (bs[c + 3] - b0 > 3 || b0 > b_last) {
-        scalar_ok &=
-            window_bins<T, kL>(t, er, r, eo, j, j + 4, inv, factor, fill, rdr, delta, out);
+        scalar_ok &= window_bins<T, kL>(t, er, r, eo, j, j + 4, inv, factor, fill, rdr, delta, out);
         continue;
       }
       const __m256d lo = _mm256_mul_pd(_mm256_loadu_pd(eo + j), vinv);
       const __m256d hi = _mm256_mul_pd(_mm256_loadu_pd(eo + j + 1), vinv);
       const __m256i k64 = _mm256_slli_epi64(_mm256_cvtepu32_epi64(k32), 1);  // 2k
-      const __m256i idx = _mm256_or_si256(
-          k64, _mm256_slli_epi64(_mm256_add_epi64(k64, _mm256_set1_epi64x(1)), 32));
+      const __m256i idx =
+          _mm256_or_si256(k64, _mm256_slli_epi64(_mm256_add_epi64(k64, _mm256_set1_epi64x(1)), 32));
       __m256d e[kL + 1];
       for (int i = 0; i <= kL; ++i) e[i] = avx2::load_e(er + b0 + i, idx);
       __m256d wsum = zero, acc = zero, tref = zero, have = zero;
@@ -109,10 +106,9 @@ DEEPZ_AVX2 std::int64_t window_bins_avx2(const T* t, const double* er, std::int6
         const __m256d ov = _mm256_max_pd(
             _mm256_sub_pd(_mm256_min_pd(hi, e[i + 1]), _mm256_max_pd(lo, e[i])), zero);
         // without NaN, ok = ov != 0 and w = ov (ov is +0 where it is 0)
-        const __m256d ok =
-            kNanFree ? _mm256_cmp_pd(ov, zero, _CMP_NEQ_UQ)
-                     : _mm256_and_pd(_mm256_cmp_pd(ov, zero, _CMP_NEQ_UQ),
-                                     _mm256_cmp_pd(tv, tv, _CMP_EQ_OQ));
+        const __m256d ok = kNanFree ? _mm256_cmp_pd(ov, zero, _CMP_NEQ_UQ)
+                                    : _mm256_and_pd(_mm256_cmp_pd(ov, zero, _CMP_NEQ_UQ),
+                                                    _mm256_cmp_pd(tv, tv, _CMP_EQ_OQ));
         const __m256d w = kNanFree ? ov : _mm256_and_pd(ok, ov);
         const __m256d v = _mm256_and_pd(ok, tv);
         tref = _mm256_blendv_pd(v, tref, have);
@@ -122,8 +118,7 @@ DEEPZ_AVX2 std::int64_t window_bins_avx2(const T* t, const double* er, std::int6
       }
       ok_all = _mm256_and_pd(ok_all, _mm256_and_pd(_mm256_cmp_pd(e[0], lo, _CMP_LE_OQ),
                                                    _mm256_cmp_pd(e[kL], hi, _CMP_GE_OQ)));
-      const __m256d val =
-          _mm256_mul_pd(_mm256_add_pd(tref, _mm256_div_pd(acc, wsum)), vfactor);
+      const __m256d val = _mm256_mul_pd(_mm256_add_pd(tref, _mm256_div_pd(acc, wsum)), vfactor);
       avx2::store_out<T>(out + j,
                          _mm256_blendv_pd(val, vfill, _mm256_cmp_pd(wsum, zero, _CMP_EQ_OQ)));
     }
@@ -142,9 +137,8 @@ DEEPZ_AVX2 bool redshift_one_window_avx2(const T* t, const double* er, std::int6
   redshift_prologue(er, r, eo, p, opz, mode, fill, out, &inv, &factor, &j0, &j1);
   if (j0 >= j1) return true;
   bool holds = true;
-  const std::int64_t j =
-      window_bins_avx2<T, kL, kNanFree>(t, er, r, eo, j0, j1, inv, factor, fill, rdr, delta, out,
-                                        &holds);
+  const std::int64_t j = window_bins_avx2<T, kL, kNanFree>(t, er, r, eo, j0, j1, inv, factor, fill,
+                                                           rdr, delta, out, &holds);
   holds &= window_bins<T, kL>(t, er, r, eo, j, j1, inv, factor, fill, rdr, delta, out);
   return holds;
 }
@@ -153,8 +147,8 @@ DEEPZ_AVX2 bool redshift_one_window_avx2(const T* t, const double* er, std::int6
 struct Avx2Window {
   template <class T, bool kNanFree>
   DEEPZ_AVX2 bool run(int l, const T* t, const double* er, std::int64_t r, const double* eo,
-                      std::int64_t p, double opz, int mode, double fill, double rdr,
-                      double delta, T* out) const {
+                      std::int64_t p, double opz, int mode, double fill, double rdr, double delta,
+                      T* out) const {
     switch (l) {
       case 2:
         return redshift_one_window_avx2<T, 2, kNanFree>(t, er, r, eo, p, opz, mode, fill, rdr,

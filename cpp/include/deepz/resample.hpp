@@ -66,7 +66,9 @@ struct ResampleWeights {
 
 // Upper bound on the number of (input, output) pairs for either method:
 // the flux sweep makes at most M + P - 1 overlaps, "linear" at most 2 P.
-DEEPZ_HD std::int64_t resample_capacity(std::int64_t m, std::int64_t p) { return m + 2 * p; }
+DEEPZ_HD std::int64_t resample_capacity(std::int64_t m, std::int64_t p) {
+  return m + 2 * p;
+}
 
 // Normalise the entries [k0, k) of output pixel j (k - k0 >= 2, summing to
 // total) to sum 1; fill u2, tot and rtot. (1 / 1 is 1: the shortcut for the
@@ -328,8 +330,8 @@ struct ResampleScratch {
 // chunk by chunk, into out (p pixels) and out_ivar (when ivar is given).
 template <class T, bool kStrict>
 DEEPZ_HD void resample_spectrum(const ResampleWeights& wt, const ResampleChunks& ch,
-                                std::int64_t nchunks, const T* flux, const T* ivar, T fill,
-                                T* out, T* out_ivar, ResampleScratch s) {
+                                std::int64_t nchunks, const T* flux, const T* ivar, T fill, T* out,
+                                T* out_ivar, ResampleScratch s) {
   for (std::int64_t c = 0; c < nchunks; ++c) {
     const std::int64_t j0 = ch.start[c], j1 = ch.start[c + 1], a = ch.lo[c], b = ch.hi[c];
     if (a == b) {  // not covered
@@ -409,8 +411,7 @@ DEEPZ_HD ResamplePlan resample_plan_flux(const Edges& ein, std::int64_t m, doubl
   hi = hi > hi_edge ? hi_edge : hi;
   const double x = lo + tol;
   // first input bin whose upper edge passes lo by more than tol
-  const std::int64_t i =
-      first_true_near(m, [&](std::int64_t q) { return ein(q + 1) > x; }, guess);
+  const std::int64_t i = first_true_near(m, [&](std::int64_t q) { return ein(q + 1) > x; }, guess);
   double total = 0.0;
   std::int64_t q = i, count = 0;
   do {
@@ -457,9 +458,8 @@ DEEPZ_HD ResamplePlan resample_make_plan(const double* win, std::int64_t m, cons
   if (kLinear) {
     const double x = wout[j];
     const double g = (x - win[0]) / (win[m - 1] - win[0]) * static_cast<double>(m - 1);
-    const std::int64_t guess = g > 0.0 ? (g < static_cast<double>(m) ? static_cast<std::int64_t>(g)
-                                                                       : m)
-                                       : 0;
+    const std::int64_t guess =
+        g > 0.0 ? (g < static_cast<double>(m) ? static_cast<std::int64_t>(g) : m) : 0;
     return resample_plan_linear(win, m, x, guess);
   }
   const ResampleEdgesOnTheFly ein{win, m};
@@ -495,8 +495,8 @@ DEEPZ_HD void resample_prepare_pixel(const T* flux, const T* ivar, std::int64_t 
 // rows (ivar may be null; out_ivar then is); kLinear picks the weights and
 // the strict mask rule of "linear".
 template <class T, bool kLinear, class Edges>
-DEEPZ_HD void resample_pixel(const ResamplePlan& pl, const Edges& ein, const T* flux,
-                             const T* ivar, T fill, T* out, T* out_ivar) {
+DEEPZ_HD void resample_pixel(const ResamplePlan& pl, const Edges& ein, const T* flux, const T* ivar,
+                             T fill, T* out, T* out_ivar) {
   const std::int64_t count = static_cast<std::int64_t>(pl.count);
   if (count == 0) {
     *out = fill;
@@ -560,7 +560,9 @@ inline d4 load(const double* p) {
   std::memcpy(&x, p, sizeof x);
   return x;
 }
-inline void store(double* p, const d4& x) { std::memcpy(p, &x, sizeof x); }
+inline void store(double* p, const d4& x) {
+  std::memcpy(p, &x, sizeof x);
+}
 
 // resample_prepare for rows flux + l * m, l < 4, interleaved.
 template <class T>
