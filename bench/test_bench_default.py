@@ -85,7 +85,7 @@ from make_fixtures import real_file, write_desi  # noqa: E402  (tests/ is on sys
 from redrock_peer import gaussian_resolution  # noqa: E402  (bench/ is the rootdir of this file)
 
 from deepz import grids, io, models, simulate  # noqa: E402
-from deepz.inference import build_meta, load, save  # noqa: E402
+from deepz.modelfile import build_meta, load, save  # noqa: E402
 
 N_SIM = 256  # simulated spectra in the coadd (deepz takes them all)
 N_SIM_QUICK = 16  # with --benchmark-disable

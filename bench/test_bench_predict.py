@@ -85,7 +85,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deepz import filters, grids, models  # noqa: E402
-from deepz.inference import Predictor, build_meta  # noqa: E402
+from deepz.inference import Predictor  # noqa: E402
+from deepz.modelfile import build_meta  # noqa: E402
 
 FAMILIES = [
     "euclid_cnn",

@@ -11,8 +11,8 @@ from make_fixtures import make_all
 
 from deepz import models
 from deepz.cli import main
-from deepz.inference import build_meta, save
 from deepz.io import ZWarn, make_catalog, read_catalog, write_catalog
+from deepz.modelfile import build_meta, save
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:`torch\.jit\.(script|save|load)` is deprecated:DeprecationWarning"

@@ -12,8 +12,8 @@ import deepz
 from deepz import grids, simulate
 from deepz.cli import main
 from deepz.default import DEFAULT_MODEL, load_default, model_path
-from deepz.inference import read_meta
 from deepz.io import ZWarn, read_catalog
+from deepz.modelfile import read_meta
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:`torch\.jit\.(script|save|load)` is deprecated:DeprecationWarning"

@@ -10,8 +10,9 @@ import torch
 
 import deepz
 from deepz import models
-from deepz.inference import FORMAT_VERSION, META_FILE, Predictor, build_meta, load, save
+from deepz.inference import Predictor
 from deepz.io import ZWarn, from_arrays
+from deepz.modelfile import FORMAT_VERSION, META_FILE, build_meta, load, save
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:`torch\.jit\.(script|save|load)` is deprecated:DeprecationWarning"

@@ -34,8 +34,8 @@ from make_fixtures import write_sdss
 
 from deepz import io, models
 from deepz.cli import main
-from deepz.inference import build_meta, load, save
 from deepz.io import read_catalog, sdss_id, write_catalog
+from deepz.modelfile import build_meta, load, save
 from deepz.pipeline import evaluate
 from deepz.simulate import sdss
 

@@ -36,9 +36,9 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in ("save", "load"):  # need torch: imported on first use only
-        from . import inference
+        from . import modelfile
 
-        return getattr(inference, name)
+        return getattr(modelfile, name)
     if name == "load_default":  # the shipped model (needs torch)
         from .default import load_default
 

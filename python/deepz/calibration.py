@@ -236,7 +236,7 @@ def calibrate_and_evaluate(
     net : torch.nn.Module
         The trained network (eager, scripted or loaded).
     meta : mapping
-        Its meta (:func:`deepz.inference.build_meta`).
+        Its meta (:func:`deepz.modelfile.build_meta`).
     config : mapping
         The ``deepz train`` config: ``observer`` (the training mixture),
         ``calibrate`` (``n``, ``seed``, ``template_seed`` default 2) and
@@ -261,8 +261,9 @@ def calibrate_and_evaluate(
 
     """
     from . import plots
-    from .inference import Predictor, save
+    from .inference import Predictor
     from .io import write_catalog
+    from .modelfile import save
 
     out = Path(out_dir)
     ccfg = dict(config.get("calibrate", {}))

@@ -337,7 +337,7 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
 def _run_predict(args: argparse.Namespace) -> int:
     from . import io
     from .default import model_path
-    from .inference import load
+    from .modelfile import load
 
     refine = args.refine
     try:

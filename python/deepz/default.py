@@ -62,6 +62,6 @@ def load_default(*, device: Any = "auto", batch_size: int = 1024, threads: int |
     >>> cat = deepz.load_default().predict(flux, wave=wave, ivar=ivar, refine=True)
 
     """
-    from .inference import load
+    from .modelfile import load
 
     return load(model_path(), device=device, batch_size=batch_size, threads=threads)

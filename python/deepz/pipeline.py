@@ -157,7 +157,7 @@ def train(
     import torch
 
     from . import models
-    from .inference import build_meta, save
+    from .modelfile import build_meta, save
     from .simulate import SimulatedStream
     from .training import Trainer
 
