@@ -226,7 +226,7 @@ def calibrate_and_evaluate(
     out_dir,
     *,
     progress: bool = True,
-    fmt: str = "torchscript",
+    fmt: str = "weights",
     min_coverage: float = 0.75,
 ) -> dict[str, Any]:
     """Calibrate a trained spectro network, save it, evaluate it (see the module notes).
@@ -248,7 +248,7 @@ def calibrate_and_evaluate(
     progress : bool
         Unused (kept for :func:`deepz.pipeline.train`'s call); the sets are predicted in
         one pass each.
-    fmt : {"torchscript", "export"}
+    fmt : {"weights", "torchscript", "export"}
         How the calibrated ``model.pt`` is saved.
     min_coverage : float
         The meta's ``min_coverage`` (SDSS's 3800-9200 A covers 0.88 of the grid).

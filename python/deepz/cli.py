@@ -237,9 +237,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="continue an interrupted run in the run folder exactly",
     )
     p.add_argument(
-        "--export",
-        action="store_true",
-        help="save the model with torch.export instead of TorchScript",
+        "--format",
+        choices=("weights", "torchscript", "export"),
+        default="weights",
+        help="how the model file stores the network: weights (deepz's own format, holds no "
+        "code; default), or a TorchScript / torch.export program for deployment without deepz "
+        "(loading those needs --trust-model)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train)
@@ -283,7 +286,7 @@ def _run_train(args: argparse.Namespace) -> int:
             out,
             resume=args.resume,
             progress=not args.no_progress,
-            fmt="export" if args.export else "torchscript",
+            fmt=args.format,
         )
     except (ValueError, TypeError, FileExistsError) as exc:
         print(f"deepz train: {exc}", file=sys.stderr)
@@ -312,8 +315,13 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help="saved model (deepz.save: TorchScript or torch.export); default: the "
-        "shipped optical model",
+        help="saved model (deepz.save); default: the shipped optical model",
+    )
+    p.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="also load TorchScript / torch.export model files: they are programs and can "
+        "run code, so only for files you trust (deepz's own weights format never needs this)",
     )
     p.add_argument("--out", required=True, help="output catalogue")
     p.add_argument(
@@ -344,7 +352,9 @@ def _run_predict(args: argparse.Namespace) -> int:
         if args.model is None:
             args.model = str(model_path())
             refine = True if refine is None else refine
-        predictor = load(args.model, device=args.device, batch_size=args.batch_size)
+        predictor = load(
+            args.model, device=args.device, batch_size=args.batch_size, trust=args.trust_model
+        )
         batch = io.read(args.files, on_error="skip" if args.skip_bad else "raise")
     except (ValueError, FileNotFoundError, io.ReadError) as exc:
         print(f"deepz predict: {exc}", file=sys.stderr)

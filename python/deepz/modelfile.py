@@ -5,6 +5,14 @@ of what the network expects and what it returns -- so that
 ``deepz predict --model model.pt spectra.fits`` resamples each input onto its
 grid itself. :func:`load` returns a ready :class:`deepz.inference.Predictor`.
 
+Model files must not run code. deepz's own format (``fmt="weights"``, the
+default of :func:`save`) holds tensors and plain containers only and is read
+with ``torch.load(weights_only=True)``, the architecture rebuilt from
+:mod:`deepz.models`' registry. TorchScript and ``torch.export`` files are
+programs (``torch.export.load`` unpickles payloads with ``weights_only=False``):
+:func:`load` refuses them unless ``trust=True``. :func:`file_format` and
+:func:`read_meta` only read the zip directory and the meta, whatever the file.
+
 The meta (``format_version`` 1) holds::
 
     format            "deepz-model"
@@ -31,6 +39,7 @@ import logging
 import math
 import os
 import warnings
+import zipfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +51,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT_VERSION", "META_FILE", "build_meta", "load", "read_meta", "save"]
+__all__ = [
+    "FORMATS",
+    "FORMAT_VERSION",
+    "META_FILE",
+    "build_meta",
+    "file_format",
+    "load",
+    "read_meta",
+    "save",
+]
 
 #: Version of the saved-model meta layout this deepz writes and reads.
 FORMAT_VERSION = 1
@@ -222,13 +240,19 @@ def _check_meta(meta: Any, where: str) -> dict[str, Any]:
 
 # -- save / load --------------------------------------------------------------------
 
+#: How :func:`save` can store the network (``fmt``); ``"weights"`` is deepz's own format.
+FORMATS = ("weights", "torchscript", "export")
+#: ``fmt`` values whose files are programs: loading them can run code they carry.
+PROGRAM_FORMATS = ("torchscript", "export")
+_WEIGHTS_TAG = "deepz-weights"
+
 
 def save(
     model: torch.nn.Module,
     path,
     meta: Mapping[str, Any],
     *,
-    fmt: str = "torchscript",
+    fmt: str = "weights",
     overwrite: bool = True,
 ) -> str:
     """Write a self-describing model file: the network plus its meta (atomically).
@@ -236,15 +260,22 @@ def save(
     Parameters
     ----------
     model : DeepzModel
-        The network (eager; it is scripted or exported here, in eval mode).
+        The network (eager, a registered deepz model for ``fmt="weights"``).
     path : str or os.PathLike
-        Output file (conventionally ``.pt`` for TorchScript, ``.pt2`` for export).
+        Output file (conventionally ``.pt``; ``.pt2`` for export).
     meta : mapping
         From :func:`build_meta` (validated; ``serialization`` is set here).
-    fmt : {"torchscript", "export"}
-        ``torch.jit.script`` + ``torch.jit.save`` with the meta as the extra
-        file ``deepz_meta.json``, or ``torch.export.export`` (dynamic batch
-        axis) + ``torch.export.save`` with the same extra file.
+    fmt : {"weights", "torchscript", "export"}
+        ``"weights"`` (the default, deepz's own format): ``torch.save`` of
+        ``{"format": "deepz-weights", "meta": <JSON text>, "state_dict": ...}``
+        -- tensors and plain containers only, read back with
+        ``torch.load(weights_only=True)`` and the architecture rebuilt from
+        the model registry (``meta["model"]["name"]`` and ``"config"``), so the
+        file cannot run code. ``"torchscript"`` (``torch.jit.script`` +
+        ``torch.jit.save``) and ``"export"`` (``torch.export.export`` with a
+        dynamic batch axis + ``torch.export.save``) carry the meta as the extra
+        file ``deepz_meta.json``; they are programs, for deployment without
+        deepz, and :func:`load` reads them only with ``trust=True``.
     overwrite : bool
         Replace an existing file.
 
@@ -256,24 +287,29 @@ def save(
     Raises
     ------
     ValueError
-        Bad meta or ``fmt``.
+        Bad meta or ``fmt``, or ``fmt="weights"`` for a network the model
+        registry cannot rebuild from the meta.
     FileExistsError
         ``path`` exists and not ``overwrite``.
 
     """
-    if fmt not in ("torchscript", "export"):
-        raise ValueError(f"fmt must be 'torchscript' or 'export', got {fmt!r}")
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     meta = _check_meta(dict(meta), "meta")
     meta["serialization"] = fmt
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists (pass overwrite=True)")
+        raise FileExistsError(f"{path} exists (pass overwrite=True, or --overwrite)")
     was_training = model.training
     model = model.eval().cpu()
     extra = {META_FILE: json.dumps(meta)}
     buf = _pyio.BytesIO()
     try:
-        if fmt == "torchscript":
+        if fmt == "weights":
+            _rebuild(meta, "meta")  # refuse now what load() could not rebuild
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            torch.save({"format": _WEIGHTS_TAG, "meta": extra[META_FILE], "state_dict": state}, buf)
+        elif fmt == "torchscript":
             cm = _quiet_jit()
             try:
                 scripted = torch.jit.script(model)
@@ -300,41 +336,58 @@ def save(
     return path
 
 
-def read_meta(path) -> dict[str, Any]:
-    """Read the meta of a saved model without building the Predictor (ValueError if absent)."""
-    _, meta = _load(path, meta_only=True)
-    return meta
+def file_format(path) -> str:
+    """Say how a model file stores its network, from its zip directory only (nothing is run).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file.
 
-def _load(path, meta_only: bool = False):
+    Returns
+    -------
+    str
+        ``"weights"`` (a ``torch.save`` archive: deepz's own format, or plain
+        weights), ``"torchscript"`` or ``"export"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not a zip archive written by torch (names the file).
+
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such model file")
-    extra = {META_FILE: ""}
-    module = None
-    errors = []
-    cm = _quiet_jit()
     try:
-        try:
-            module = torch.jit.load(path, map_location="cpu", _extra_files=extra)
-            kind = "torchscript"
-        except Exception as exc:  # noqa: BLE001 - try the other format
-            errors.append(f"TorchScript: {exc}".splitlines()[0])
-            extra = {META_FILE: ""}
-            try:
-                with open(path, "rb") as fh:
-                    program = torch.export.load(_pyio.BytesIO(fh.read()), extra_files=extra)
-                module = program.module()
-                kind = "export"
-            except Exception as exc2:  # noqa: BLE001
-                errors.append(f"torch.export: {exc2}".splitlines()[0])
-    finally:
-        cm.__exit__(None, None, None)
-    if module is None:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ValueError(
-            f"{path}: not a TorchScript or torch.export model file ({'; '.join(errors)})"
-        )
-    text = extra.get(META_FILE) or ""
+            f"{path}: not a deepz model file (not a torch zip archive: {exc})"
+        ) from None
+    parts = [n.split("/", 1)[1] for n in names if "/" in n]
+    if "archive_format" in parts or any(p.startswith("models/") for p in parts):
+        return "export"
+    if "constants.pkl" in parts or any(p.startswith("code/") for p in parts):
+        return "torchscript"
+    if "data.pkl" in parts:
+        return "weights"
+    raise ValueError(f"{path}: not a deepz model file (a zip archive torch did not write)")
+
+
+def _extra_meta_text(path: str) -> str:
+    """Read the ``extra/deepz_meta.json`` member of a TorchScript / export archive as data."""
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.endswith("/extra/" + META_FILE):
+                return zf.read(name).decode()
+    return ""
+
+
+def _parse_meta(text: Any, path: str, kind: str) -> dict[str, Any]:
     if isinstance(text, bytes):
         text = text.decode()
     if not text:
@@ -346,29 +399,153 @@ def _load(path, meta_only: bool = False):
         meta = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: {META_FILE} is not valid JSON ({exc})") from None
-    meta = _check_meta(meta, path)
-    return module, meta
+    return _check_meta(meta, path)
 
 
-def load(
-    path, *, device: Any = "auto", batch_size: int = 1024, threads: int | None = None
-) -> Predictor:
-    """Load a model saved by :func:`save` and return a ready :class:`Predictor`.
+def _read_weights(path: str, mmap: bool = False) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` of a weights file, checked to be deepz's layout."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # any unpickling failure means a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{path}: not a deepz model file: its pickle is refused by "
+            f"torch.load(weights_only=True) ({first})"
+        ) from None
+    if not (
+        isinstance(obj, Mapping)
+        and obj.get("format") == _WEIGHTS_TAG
+        and isinstance(obj.get("meta"), str)
+        and isinstance(obj.get("state_dict"), Mapping)
+    ):
+        raise ValueError(
+            f"{path}: a torch.save file but not a deepz model (no 'format': {_WEIGHTS_TAG!r} "
+            "with 'meta' and 'state_dict'); save models with deepz.save(model, path, meta)"
+        )
+    return dict(obj)
+
+
+def _rebuild(meta: Mapping[str, Any], where: str) -> torch.nn.Module:
+    """Build the registered architecture the meta names, from its config."""
+    from . import models
+
+    name = meta["model"].get("name")
+    if name not in models.list_models():
+        raise ValueError(
+            f"{where}: model.name {name!r} is not a registered deepz model "
+            f"({', '.join(models.list_models())}); fmt='weights' needs one"
+        )
+    config = meta["model"].get("config") or {}
+    try:
+        return models.create(name, **config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: cannot build {name!r} from model.config ({exc})") from None
+
+
+def read_meta(path) -> dict[str, Any]:
+    """Read the meta of a saved model without building the network or running anything.
 
     Raises
     ------
     FileNotFoundError
         No such file.
     ValueError
-        Not a model file; no deepz meta in it; a newer ``format_version``; a
-        grid, normalisation or bins it cannot honour (the message names the file).
+        Not a model file, or no valid deepz meta in it.
 
     """
-    module, meta = _load(path)
+    path = os.fspath(path)
+    kind = file_format(path)
+    if kind == "weights":
+        return _parse_meta(_read_weights(path, mmap=True)["meta"], path, kind)
+    return _parse_meta(_extra_meta_text(path), path, kind)
+
+
+def _load(path, trust: bool = False):
+    path = os.fspath(path)
+    kind = file_format(path)
+    if kind == "weights":
+        obj = _read_weights(path)
+        meta = _parse_meta(obj["meta"], path, kind)
+        module = _rebuild(meta, path)
+        try:
+            module.load_state_dict(obj["state_dict"], strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ValueError(
+                f"{path}: its weights do not fit {meta['model']['name']!r} ({first})"
+            ) from None
+        return module.eval(), meta
+    if not trust:
+        raise ValueError(
+            f"{path} is a {kind} program: loading it can run code that the file carries "
+            f"(torch.{'jit' if kind == 'torchscript' else 'export'}.load unpickles its "
+            "payloads). Load it only if you trust where it came from: "
+            "deepz.load(path, trust=True) or deepz predict --trust-model. deepz's own "
+            "format (deepz.save(..., fmt='weights'), the default) holds no code."
+        )
+    extra = {META_FILE: ""}
+    cm = _quiet_jit()
+    try:
+        if kind == "torchscript":
+            module = torch.jit.load(path, map_location="cpu", _extra_files=extra)
+        else:
+            with open(path, "rb") as fh:
+                program = torch.export.load(_pyio.BytesIO(fh.read()), extra_files=extra)
+            module = program.module()
+    except Exception as exc:  # a broken archive of a known kind
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: a {kind} file torch cannot load ({first})") from None
+    finally:
+        cm.__exit__(None, None, None)
+    return module, _parse_meta(extra.get(META_FILE), path, kind)
+
+
+def load(
+    path,
+    *,
+    device: Any = "auto",
+    batch_size: int = 1024,
+    threads: int | None = None,
+    trust: bool = False,
+) -> Predictor:
+    """Load a model saved by :func:`save` and return a ready :class:`~deepz.inference.Predictor`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+    device, batch_size, threads
+        Passed to the :class:`~deepz.inference.Predictor`.
+    trust : bool
+        Also load TorchScript and ``torch.export`` files. Those are programs:
+        ``torch.jit.load`` runs the TorchScript code they carry and
+        ``torch.export.load`` unpickles their payloads with
+        ``weights_only=False``, so a crafted file runs arbitrary code. Pass
+        ``True`` only for files you trust. deepz's own format (the default of
+        :func:`save`) is read with ``torch.load(weights_only=True)`` and the
+        architecture rebuilt from the model registry: it cannot run code, and
+        needs no ``trust``.
+
+    Returns
+    -------
+    Predictor
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not a model file; a program file without ``trust=True``; no deepz meta
+        in it; a newer ``format_version``; a grid, normalisation or bins it
+        cannot honour (the message names the file).
+
+    """
+    module, meta = _load(path, trust=trust)
     if meta["model"]["task"] == "pdf":
         n_out = len(meta["z_bins"])
         probe = torch.zeros(
-            1, *[int(s) for s in (meta["model"].get("input_shape") or [len(meta["input"]["wave"])])]
+            1,
+            *[int(s) for s in (meta["model"].get("input_shape") or [len(meta["input"]["wave"])])],
         )
         with torch.inference_mode():
             out = module(probe)

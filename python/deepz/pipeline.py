@@ -127,7 +127,7 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
-    fmt: str = "torchscript",
+    fmt: str = "weights",
 ) -> dict[str, Any]:
     """Train a network on simulated spectra, save it and evaluate it on a held-out set.
 
@@ -144,7 +144,7 @@ def train(
         Continue an interrupted run in ``out_dir`` exactly.
     progress : bool
         Progress bars.
-    fmt : {"torchscript", "export"}
+    fmt : {"weights", "torchscript", "export"}
         How ``model.pt`` is saved.
 
     Returns
