@@ -309,7 +309,7 @@ def write_catalog(
     info = {
         **own,
         "DEEPZVER": _version(),
-        "DATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "DATE": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
     }
     if seed is not None:
         info["SEED"] = int(seed)

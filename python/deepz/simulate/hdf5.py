@@ -30,7 +30,7 @@ import logging
 import math
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -216,7 +216,7 @@ def write_hdf5(
                 "norm_kind": str(first.config.get("norm", "none")),
                 "xmax": float("nan") if xmax is None else float(xmax),
                 "xmax_data": xmax_data,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             h5.attrs.update(attrs)
         umask = os.umask(0)
