@@ -25,6 +25,9 @@ import os
 import numpy as np
 from astropy.table import Table
 
+# the kernel by name: tests may monkeypatch ``deepz.io.desi.resample``
+from deepz.kernels import resample
+
 from ._common import (
     ReadError,
     as_mask,
@@ -44,15 +47,6 @@ from .catalog import attach_catalog, read_catalog
 __all__ = ["combine_arms", "desi_arms", "find_redrock", "read_desi", "resample"]
 
 log = logging.getLogger("deepz.io")
-
-try:  # the compiled kernel; tests may monkeypatch ``deepz.io.desi.resample``
-    from deepz.kernels import resample
-except ImportError:  # pragma: no cover - deepz built without its core
-
-    def resample(*args, **kwargs):
-        """Stand in for the kernel when deepz was built without its core."""
-        raise ImportError("deepz.kernels is not available (deepz._core not built)")
-
 
 #: FIBERMAP columns kept in ``meta`` by default (those present in the file).
 DEFAULT_FIBERMAP_COLUMNS = (
@@ -82,12 +76,6 @@ def desi_arms(hdul) -> list[str]:
     """Return the arms of an open DESI file (from its ``*_WAVELENGTH`` HDUs), blue first."""
     arms = [n[: -len("_WAVELENGTH")] for n in hdu_names(hdul) if n.endswith("_WAVELENGTH")]
     return sorted(arms, key=lambda a: (_ARM_ORDER.get(a, 9), a))
-
-
-def desi_count(path: str) -> int:
-    """Return the number of spectra in a DESI file (rows of its FIBERMAP)."""
-    with open_fits(path) as hdul:
-        return int(get_hdu(hdul, "FIBERMAP", path).header["NAXIS2"])
 
 
 def find_redrock(path: str) -> str | None:

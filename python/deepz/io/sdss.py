@@ -342,7 +342,3 @@ def _to_common_grid(batches: list[SpectraBatch]) -> SpectraBatch:
     meta = vstack([b.meta for b in batches], join_type="outer", metadata_conflicts="silent")
     tid = np.concatenate([b.targetid for b in batches])
     return SpectraBatch(wave, flux, ivar, mask, tid, meta, unit)
-
-
-# keep the name available for the dispatcher without a circular import
-read_sdss_file = _read_one

@@ -147,31 +147,6 @@ def build_grid_for(wave_out: np.ndarray | None) -> tuple[np.ndarray, bool]:
     return loglam_grid(lo, hi, dlog), True
 
 
-def gauss_binned(edges: np.ndarray, centre, sigma, flux) -> np.ndarray:
-    """Mean flux density per bin of Gaussians of integrated ``flux``, exact for any bin width.
-
-    ``centre``, ``sigma`` (Angstrom) and ``flux`` broadcast to (K,); returns (K, M)
-    with ``sum(out * widths) == flux`` for lines well inside the grid.
-    """
-    centre, sigma, flux = np.broadcast_arrays(
-        np.asarray(centre, float), np.asarray(sigma, float), np.asarray(flux, float)
-    )
-    centre, sigma, flux = np.atleast_1d(centre), np.atleast_1d(sigma), np.atleast_1d(flux)
-    widths = np.diff(edges)
-    out = np.zeros((centre.size, widths.size))
-    for k in range(centre.size):
-        if flux[k] == 0.0:
-            continue
-        lo = np.searchsorted(edges, centre[k] - 9.0 * sigma[k]) - 1
-        hi = np.searchsorted(edges, centre[k] + 9.0 * sigma[k]) + 1
-        lo, hi = max(lo, 0), min(hi, edges.size)
-        if hi - lo < 2:
-            continue
-        cdf = ndtr((edges[lo:hi] - centre[k]) / sigma[k])
-        out[k, lo : hi - 1] = flux[k] * np.diff(cdf) / widths[lo : hi - 1]
-    return out
-
-
 def add_gaussian(
     flux: np.ndarray, edges: np.ndarray, centre: float, sigma: float, amount: float
 ) -> None:
