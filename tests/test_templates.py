@@ -428,7 +428,7 @@ def test_default_library_mixes_classes_on_one_grid():
     [
         ({"n": 0}, ValueError, "n must be >= 1"),
         ({"n": 2.5}, TypeError, "n must be an int"),
-        ({"seed": -1}, ValueError, "seed must be >= 0"),
+        ({"seed": -1}, ValueError, r"seed must be in \[0, 2\*\*64\)"),
         ({"seed": 1.5}, TypeError, "seed must be an int"),
         ({"wave": [5000.0, 4000.0, 6000.0]}, ValueError, "wave must be strictly increasing"),
         ({"wave": np.linspace(100.0, 1000.0, 10)}, ValueError, "wave must lie within 500-50000 A"),

@@ -125,3 +125,22 @@ def scalar(name: str, value, *, lo=None, hi=None, lo_open=False) -> float:
     if hi is not None and out > hi:
         raise ValueError(f"{name} must be <= {hi}, got {out}")
     return out
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Return ``seed`` as an int in [0, 2**64), the one seed range of deepz (or raise, naming it).
+
+    Raises
+    ------
+    TypeError
+        Not an integer (bools included).
+    ValueError
+        Outside [0, 2**64).
+
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int in [0, 2**64), got {seed!r}")
+    seed = int(seed)
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {seed}")
+    return seed

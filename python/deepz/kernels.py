@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, _gpu, devices
-from ._validate import float_array, flux_batch, ivar_like, scalar, wave_grid
+from ._validate import check_seed, float_array, flux_batch, ivar_like, scalar, wave_grid
 from .threads import resolve_threads
 
 __all__ = ["add_noise", "line_search", "merge_bins", "redshift", "resample"]
@@ -832,7 +832,7 @@ def add_noise(flux, sigma, seed, kind="gaussian", offset=0, threads=None):
     n, m = flux.shape
     if not isinstance(kind, str) or kind not in _NOISE_KINDS:
         raise ValueError(f"kind must be 'gaussian' or 'poisson', got {kind!r}")
-    seed = _noise_uint64("seed", seed)
+    seed = check_seed(seed)
     offset = _noise_uint64("offset", offset)
     if offset + n > 2**64:
         raise ValueError(f"offset + N must be <= 2**64, got offset {offset} with N = {n}")
@@ -872,7 +872,7 @@ def _gpu_add_noise(flux, sigma, seed, kind, offset):
     dt = _gpu.dtype(f)
     if not isinstance(kind, str) or kind not in _NOISE_KINDS:
         raise ValueError(f"kind must be 'gaussian' or 'poisson', got {kind!r}")
-    seed = _noise_uint64("seed", seed)
+    seed = check_seed(seed)
     offset = _noise_uint64("offset", offset)
     if offset + n > 2**64:
         raise ValueError(f"offset + N must be <= 2**64, got offset {offset} with N = {n}")

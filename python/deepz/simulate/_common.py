@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
-from ._seeding import check_offset, check_seed
+from .._validate import check_seed
+from ._seeding import check_offset
 
 log = logging.getLogger("deepz.simulate")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STREAM", "check_offset", "check_seed", "derive_seed", "uniforms"]
+__all__ = ["STREAM", "check_offset", "derive_seed", "uniforms"]
 
 #: Purposes of the random streams (keys of Philox / derived noise seeds).
 STREAM = {
@@ -36,16 +36,6 @@ STREAM = {
 }
 
 _MAX_OFFSET = 2**62
-
-
-def check_seed(seed) -> int:
-    """Return ``seed`` as an int in [0, 2**64) or raise (TypeError/ValueError naming ``seed``)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int in [0, 2**64), got {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    return seed
 
 
 def check_offset(offset, n: int = 0) -> int:

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._seeding import check_offset, check_seed
+from .._validate import check_seed
+from ._seeding import check_offset
 from .batch import SimulatedBatch
 
 __all__ = ["FORMAT", "observer_from_config", "read_hdf5", "write_hdf5"]

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ._seeding import STREAM, check_seed, derive_seed
+from .._validate import check_seed
+from ._seeding import STREAM, derive_seed
 from .batch import SimulatedBatch
 
 __all__ = ["SimulatedStream", "batch_offset", "iterate_batches"]

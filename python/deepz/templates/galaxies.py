@@ -102,6 +102,7 @@ import numpy as np
 from astropy.cosmology import Planck18
 
 from .. import lines as _lines
+from .._validate import check_seed
 from . import _common as cm
 from .dust import STELLAR_TO_GAS, calzetti_attenuation, calzetti_k
 from .library import FLAM, TemplateLibrary, d4000
@@ -291,15 +292,6 @@ def _check_fractions(fractions) -> dict[str, float]:
     if sum(out.values()) <= 0:
         raise ValueError("fractions must not all be 0")
     return {k: out[k] for k in GALAXY_SUBCLASSES if k in out}
-
-
-def check_seed(seed) -> int:
-    """Return ``seed`` as an int >= 0 (or raise, naming it)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int >= 0, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return int(seed)
 
 
 def _continuum_at_halpha(wave, flux):

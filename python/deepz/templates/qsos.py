@@ -47,8 +47,9 @@ import math
 import numpy as np
 
 from .. import lines as _lines
+from .._validate import check_seed
 from . import _common as cm
-from .galaxies import check_seed, doublet_ratio
+from .galaxies import doublet_ratio
 from .library import FLAM, TemplateLibrary
 
 __all__ = ["QSO_BROAD_EW", "lya_forest_transmission", "qsos", "tau_eff_lya"]

@@ -44,6 +44,7 @@ import math
 import numpy as np
 
 from .. import lines as _lines
+from .._validate import check_seed
 from . import _common as cm
 
 __all__ = ["STAR_TYPES", "stars", "stellar_spectra"]
@@ -324,7 +325,6 @@ def stars(n: int = 100, seed: int = 0, wave=None, *, types=tuple(STAR_TYPES)):
     giants, white dwarfs or carbon stars.
 
     """
-    from .galaxies import check_seed
     from .library import FLAM, TemplateLibrary
 
     n = cm.check_count("n", n)
