@@ -9,9 +9,10 @@ matched case-insensitively):
   row (vector columns; ``WAVE`` a vector per row or, if scalar... not
   allowed: give it per row), with units from ``TUNITn`` and ids from a
   ``TARGETID``/``ID``/``OBJID`` column.
-- **FITS image**: a 1-D or (N, M) image with a linear or log-linear WCS
-  (``CRVAL1``, ``CDELT1``/``CD1_1``, ``CRPIX1``; ``DC-FLAG = 1`` or
-  ``CTYPE1 = 'WAVE-LOG'`` for log10), optional ``IVAR``/``ERR`` image HDU.
+- **FITS image**: a 1-D or (N, M) image with a spectral WCS on its first
+  axis, evaluated by astropy.wcs (linear, ``WAVE-LOG``, ``-TAB``; air
+  wavelengths converted to vacuum; ``DC-FLAG = 1`` log10 axes; see
+  ``_wcs_wave``), optional ``IVAR``/``ERR`` image HDU.
 - **HDF5**, deepz's layout (written by :func:`write_spectra`): datasets
   ``wave`` (M,) or (N, M), ``flux`` (N, M), ``ivar``, ``mask``,
   ``targetid``, group ``meta`` of (N,) columns; root attributes
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 import astropy.units as u
 import numpy as np
@@ -201,20 +203,67 @@ def _fits_table(path, h, flux_unit, dtype, rows=None):
     )
 
 
-def _wcs_wave(path, hdr, m):
+def _wcs_wave(path, hdr, m, hdul=None):
+    """Vacuum wavelengths (Angstrom) of the M pixels of an image's first axis, from its WCS.
+
+    astropy.wcs (WCSLIB) evaluates the spectral axis: linear ``WAVE`` /
+    ``AWAV`` / ``FREQ`` / ``ENER`` / ``WAVN`` axes, the FITS standard's
+    ``WAVE-LOG`` (lambda = CRVAL exp(w / CRVAL)), ``-TAB`` lookup tables (the
+    table HDU from ``hdul``), in whatever CUNIT1 says (converted with
+    astropy's spectral equivalencies). Two survey conventions WCSLIB does not
+    know are honoured by hand: ``DC-FLAG = 1`` (IRAF/SDSS: CRVAL1 and CDELT1 in
+    log10 Angstrom) and ``CTYPE1 = 'LOGLAM'``; a ``WAVE-LOG`` axis whose CRVAL1
+    is below 10 is such a log10 axis too (a standard one would be a
+    wavelength under 10 Angstrom). Air wavelengths (``CTYPE1 = 'AWAV'``,
+    ``AIRORVAC = 'air'`` or ``VACUUM = F``) are converted to vacuum with
+    :func:`deepz.lines.air_to_vacuum`.
+    """
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    from ..lines import air_to_vacuum
+
     crval = hdr.get("CRVAL1")
     cdelt = hdr.get("CDELT1", hdr.get("CD1_1"))
-    if crval is None or cdelt is None:
+    if crval is None or (cdelt is None and "-TAB" not in str(hdr.get("CTYPE1", ""))):
         raise ReadError(path, "image HDU has no wavelength WCS (CRVAL1 and CDELT1/CD1_1)")
-    crpix = hdr.get("CRPIX1", 1.0)
-    x = crval + cdelt * (np.arange(m) + 1 - crpix)
-    if (
+    ctype = str(hdr.get("CTYPE1", "")).strip().upper()
+    air = ctype.startswith("AWAV") or str(hdr.get("AIRORVAC", "")).strip().lower() == "air"
+    air = air or hdr.get("VACUUM", True) is False
+    log10 = (
         hdr.get("DC-FLAG") == 1
-        or str(hdr.get("CTYPE1", "")).upper().startswith("WAVE-LOG")
-        or str(hdr.get("CTYPE1", "")).upper() == "LOGLAM"
-    ):
-        return 10.0**x, None
-    return x, parse_unit(hdr.get("CUNIT1"), None)
+        or ctype == "LOGLAM"
+        or (ctype.startswith("WAVE-LOG") and abs(float(crval)) < 10)
+    )
+    if log10:
+        crpix = hdr.get("CRPIX1", 1.0)
+        wave = 10.0 ** (crval + cdelt * (np.arange(m) + 1 - crpix))
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FITSFixedWarning)
+                w = WCS(hdr, fobj=hdul, naxis=[1])
+            values = w.pixel_to_world_values(np.arange(m, dtype=np.float64))
+            unit_text = str(w.wcs.cunit[0])
+        except Exception as exc:  # astropy.wcs raises its own family of errors
+            raise ReadError(path, f"cannot evaluate the spectral WCS ({exc})") from exc
+        unit = parse_unit(unit_text, None) if unit_text else None
+        if unit is None and ctype[:4] in ("FREQ", "ENER", "WAVN"):
+            raise ReadError(path, f"spectral axis {ctype!r} without a CUNIT1")
+        wave = np.asarray(values, dtype=np.float64)
+        if unit is not None and unit != u.AA:
+            try:
+                wave = (wave * unit).to_value(u.AA, u.spectral())
+            except u.UnitConversionError as exc:
+                raise ReadError(path, f"CUNIT1 {unit_text!r} is not a spectral unit") from exc
+    if wave.size > 1 and wave[0] > wave[-1]:  # a frequency or energy axis runs backwards
+        raise ReadError(
+            path,
+            "the spectral WCS gives decreasing wavelengths (a frequency/energy axis): "
+            "deepz reads images whose wavelength increases with the pixel index",
+        )
+    if air:
+        wave = air_to_vacuum(wave)
+    return wave, None
 
 
 def _fits_image(path, hdul, i, flux_unit, dtype, rows=None):
@@ -224,7 +273,7 @@ def _fits_image(path, hdul, i, flux_unit, dtype, rows=None):
         raise ReadError(
             path, f"HDU {i}: image of {flux.ndim} dimensions; expected 1 (one spectrum) or 2 (N, M)"
         )
-    wave, wunit = _wcs_wave(path, h.header, flux.shape[-1])
+    wave, wunit = _wcs_wave(path, h.header, flux.shape[-1], hdul)
     names = [x.name.upper() for x in hdul]
     ivar = err = None
     for cand, kind in (("IVAR", "ivar"), ("ERR", "err"), ("ERROR", "err"), ("SIGMA", "err")):
