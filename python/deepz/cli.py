@@ -78,6 +78,7 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--n", type=int, default=None, help="number of samples to write (with --out)")
     p.add_argument("--out", default=None, help="output HDF5 file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument(
         "--seed",
         type=int,
@@ -163,6 +164,10 @@ def _simulate_observer(name: str, args: argparse.Namespace):
             kw["n_galaxies"] = args.templates
         if name.startswith("photometry"):
             kw.pop("norm", None)
+    if name == "mixture":  # the optical surveys on one grid, as the shipped model trains
+        kw.pop("norm", None)
+        specs = [{"preset": p, "grid": "optical", **kw} for p in ("sdss", "desi", "fourmost")]
+        return observer(name, observers=specs)
     return observer(name, **kw)
 
 
@@ -179,6 +184,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
         return 2
     if args.out is not None and (args.n is None or args.n < 1):
         print(f"deepz simulate: --n must be >= 1 with --out, got {args.n}", file=sys.stderr)
+        return 2
+    if args.out is not None and os.path.exists(args.out) and not args.overwrite:
+        print(
+            f"deepz simulate: {args.out} exists (give --overwrite to replace it)", file=sys.stderr
+        )
         return 2
     seed = secrets.randbits(63) if args.seed is None else args.seed
     print(f"seed {seed}")
@@ -363,7 +373,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         print(f"deepz predict: skipped {path}: {problem}", file=sys.stderr)
     cat = predictor.predict(batch, refine=bool(refine), keep_pdf=args.pdf)
     if batch.meta is not None:
-        for name in ("SOURCE", "Z_CAT"):
+        for name in ("SOURCE", "Z_CAT", "SPECTYPE_CAT", "Z_TRUE", "SPECTYPE_TRUE", "SUBTYPE_TRUE"):
             if name in batch.meta.colnames:
                 cat[name] = batch.meta[name]
     try:

@@ -396,7 +396,9 @@ def read_catalog(path, hdu: str | int | None = None) -> Table:
     ----------
     path : str or os.PathLike
         ``.fits`` (HDU ``REDSHIFTS``, else ``ZBEST``, else the first table),
-        ``.csv``, ``.ecsv``, ``.h5``/``.hdf5``, ``.parquet``.
+        ``.csv``, ``.ecsv``, ``.h5``/``.hdf5``, ``.parquet``. A deepz
+        simulated set (HDF5) reads as its truth table
+        (:func:`deepz.io.generic.simulated_truth`).
     hdu : str or int, optional
         The FITS HDU to read.
 
@@ -426,6 +428,10 @@ def read_catalog(path, hdu: str | int | None = None) -> Table:
                 t.meta = _csv_meta(path)
             elif fmt == "ecsv":
                 t = Table.read(path, format="ascii.ecsv")
+            elif fmt == "hdf5" and _is_simulated(path):
+                from .generic import simulated_truth
+
+                return simulated_truth(path)
             elif fmt == "hdf5":
                 t = Table.read(path, format="hdf5", path="REDSHIFTS")
             else:
@@ -464,6 +470,18 @@ def read_catalog(path, hdu: str | int | None = None) -> Table:
         elif t[c].dtype.byteorder == ">":
             t[c] = t[c].astype(t[c].dtype.newbyteorder("="))
     return t
+
+
+def _is_simulated(path: str) -> bool:
+    import h5py
+
+    from ..simulate.hdf5 import FORMAT
+
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except OSError:
+        return False
 
 
 def _csv_meta(path: str) -> dict:

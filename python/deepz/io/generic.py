@@ -20,6 +20,11 @@ matched case-insensitively):
   files with datasets named as in the tables above (at the root, or in the
   first group that has a ``flux``) are read too; units from a ``unit(s)``
   attribute.
+- **deepz simulated sets** (:func:`deepz.simulate.write_hdf5`): the
+  physical flux (``flux * norm``), the arms of multi-arm observers joined
+  (inverse-variance weighted, as DESI coadds), ``TARGETID`` the global sample
+  index, and the truth (``Z_TRUE``, ``SPECTYPE_TRUE``, ``SUBTYPE_TRUE``) in
+  ``meta`` (:func:`simulated_truth`).
 - **npz**: the same names as deepz's HDF5 (``flux_unit`` a 0-d string).
 - **CSV/ECSV**: one spectrum, columns ``wave``, ``flux``, and optionally
   ``err`` (or ``ivar``, ``mask``); ECSV units are honoured.
@@ -351,13 +356,86 @@ def _attr_unit(obj, default=None):
     return default
 
 
+def simulated_truth(path, rows=None) -> Table:
+    """Read the truth of a simulated set written by :func:`deepz.simulate.write_hdf5`.
+
+    Returns
+    -------
+    astropy.table.Table
+        ``TARGETID`` (the global sample index ``offset + n``, as
+        :func:`read_table` gives the spectra), ``Z_TRUE``, ``SPECTYPE_TRUE``
+        and ``SUBTYPE_TRUE`` (the subclass after the colon) per sample.
+
+    """
+    from ..simulate.hdf5 import read_hdf5
+
+    start, stop = (0, None) if rows is None else (rows.start or 0, rows.stop)
+    try:
+        sim = read_hdf5(path, start, stop)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReadError(path, f"not a readable deepz simulated set ({exc})") from exc
+    n = len(sim.z)
+    t = Table()
+    t["TARGETID"] = np.arange(sim.offset, sim.offset + n, dtype=np.int64)
+    t["Z_TRUE"] = np.asarray(sim.z, dtype=np.float64)
+    t["SPECTYPE_TRUE"] = np.asarray(sim.class_names, dtype=str)[sim.label]
+    sub = np.asarray([s.split(":", 1)[-1] for s in sim.subclass_names], dtype=str)
+    t["SUBTYPE_TRUE"] = sub[sim.subclass]
+    t.meta.update(SEED=int(sim.seed), OBSERVER=sim.observer)
+    return t
+
+
+def _read_simulated(path, flux_unit, dtype, rows=None):
+    """Read a simulated set as spectra: physical flux, arms joined, truth in meta."""
+    from ..simulate.hdf5 import read_hdf5
+    from .desi import combine_arms
+
+    start, stop = (0, None) if rows is None else (rows.start or 0, rows.stop)
+    try:
+        sim = read_hdf5(path, start, stop)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReadError(path, f"not a readable deepz simulated set ({exc})") from exc
+    norm = np.asarray(sim.norm, dtype=np.float64)[:, None]
+    flux = np.asarray(sim.flux, dtype=np.float64) * norm
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ivar = np.where(norm > 0, np.asarray(sim.ivar, dtype=np.float64) / norm**2, 0.0)
+    wave = np.asarray(sim.wave, dtype=np.float64)
+    arms = (sim.meta or {}).get("arms")
+    if arms:  # the arms side by side, each on its own grid: joined as DESI's reader does
+        cut = {a: slice(int(lo), int(hi)) for a, (lo, hi) in arms.items()}
+        wave, flux, ivar, _ = combine_arms(
+            {a: wave[c] for a, c in cut.items()},
+            {a: flux[:, c] for a, c in cut.items()},
+            {a: ivar[:, c] for a, c in cut.items()},
+        )
+    truth = simulated_truth(path, rows)
+    return _build(
+        path,
+        "simulated",
+        wave,
+        flux,
+        ivar=ivar,
+        tid=np.asarray(truth["TARGETID"]),
+        unit_in=parse_unit(sim.unit, None),
+        flux_unit=flux_unit,
+        meta=truth[["Z_TRUE", "SPECTYPE_TRUE", "SUBTYPE_TRUE"]],
+        row0=start,
+        dtype=dtype,
+    )
+
+
 def _read_hdf5(path, flux_unit, dtype, rows=None):
     import h5py
+
+    from ..simulate.hdf5 import FORMAT as SIMULATED
 
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise ReadError(path, f"not a readable HDF5 file ({exc})") from exc
+    if f.attrs.get("format") == SIMULATED:
+        f.close()
+        return _read_simulated(path, flux_unit, dtype, rows)
     with f:
         g = _h5_group(f)
         if g is None:
