@@ -44,6 +44,7 @@ from ._common import ReadError, check_exists, hdu_names, open_fits
 
 __all__ = [
     "CATALOG_COLUMNS",
+    "COLUMN_DOCS",
     "REDROCK_COMPATIBLE",
     "ZWarn",
     "attach_catalog",
@@ -139,6 +140,52 @@ CATALOG_COLUMNS = {
     "SUBTYPE": (str, "", "sub-class"),
     "DELTACHI2": (np.float64, np.nan, "confidence: 2 ln(p1/p2) of the two best P(z) peaks"),
 }
+
+
+#: What each deepz column holds: name -> (unit or "", TCOMMn text). Written as the
+#: columns' TUNIT/TCOMM in FITS and as their unit/description elsewhere.
+COLUMN_DOCS = {
+    **{name: ("", desc) for name, (_, _, desc) in CATALOG_COLUMNS.items()},
+    "Z_MEAN": ("", "mean of P(z)"),
+    "Z_MODE": ("", "mode of P(z) (sub-bin refined)"),
+    "Z_MEDIAN": ("", "median of P(z)"),
+    "Z_ARGMAX": ("", "centre of the most probable redshift bin"),
+    "Z_LO68": ("", "16th percentile of P(z)"),
+    "Z_HI68": ("", "84th percentile of P(z)"),
+    "Z_PDF": ("", "P(z) per redshift bin (bins in HDU Z_BINS)"),
+    "Z_CLASS": ("", "most probable redshift slot (classifiers)"),
+    "Z_NET": ("", "the network's redshift before refinement"),
+    "Z_LINES": ("", "redshift of the line search (NaN: no line found)"),
+    "Z_MEMBERS": ("", "redshift of each ensemble member"),
+    "NLINES": ("", "emission lines found by the line search"),
+    "PEAK_PROB": ("", "probability within the highest P(z) peak"),
+    "CONFIDENCE": ("", "probability of the chosen class"),
+    "CLASS": ("", "index of the chosen class"),
+    "P_CLASS": ("", "probability of each class (names in CLASSES)"),
+    "P_SUBCLASS": ("", "probability of each sub-class (names in SUBCLASSES)"),
+    "P_GALAXY": ("", "probability of GALAXY"),
+    "P_QSO": ("", "probability of QSO"),
+    "P_STAR": ("", "probability of STAR"),
+    "SNR_MEDIAN": ("", "median S/N per pixel on the model grid"),
+    "COVERAGE": ("", "fraction of the model grid the input covers"),
+    "MASKED_FRAC": ("", "fraction of the covered model grid that is masked"),
+    "Z_TRUE": ("", "true redshift (simulated input)"),
+    "SPECTYPE_TRUE": ("", "true class (simulated input)"),
+    "SUBTYPE_TRUE": ("", "true sub-class (simulated input)"),
+    "Z_CAT": ("", "redshift the input file carries (survey pipeline)"),
+    "SPECTYPE_CAT": ("", "class the input file carries (survey pipeline)"),
+    "SOURCE": ("", "input file"),
+}
+
+
+def _document(t: Table) -> None:
+    """Give every column of ``t`` a description (and unit) from :data:`COLUMN_DOCS`."""
+    for name in t.colnames:
+        unit, desc = COLUMN_DOCS.get(name, ("", None))
+        if not t[name].description:
+            t[name].description = desc or name.lower().replace("_", " ")
+        if unit and t[name].unit is None:
+            t[name].unit = unit
 
 
 def make_catalog(
@@ -285,10 +332,16 @@ def write_catalog(
     ``MODEL``, ``TASK``, ``Z_BINS``, ``CLASSES``), ``DEEPZVER`` (deepz
     version), ``SEED`` (if given), ``DATE`` (UTC), ``meta``, and for FITS the
     ZWARN bit names (``ZWBITnn``); :func:`read_catalog` gives them back.
-    FITS keeps them in the primary and table headers (lists and dicts as JSON
-    strings, card comment ``deepz meta (JSON)``); CSV as ``# key: value``
-    comment lines before the header row (lists as JSON); ECSV/HDF5/Parquet in
-    the table meta.
+    FITS keeps scalars in the primary and table headers, short lists and
+    dicts as JSON strings in the table header (card comment ``deepz meta
+    (JSON)``), and long numeric lists (a P(z) model's ``Z_BINS``, ``Z_EDGES``)
+    each in a table HDU of that name (one ``VALUE`` column); every column gets
+    its ``TCOMMn`` (and ``TUNITn`` where it has a unit) from
+    :data:`COLUMN_DOCS`. CSV keeps them as ``# key: value`` comment lines before
+    the header row (lists as JSON); ECSV/HDF5/Parquet in the table meta.
+    CSV and Parquet hold no vector columns: ``P_SUBCLASS`` (N, K) is written as
+    ``P_SUBCLASS_0`` ... ``P_SUBCLASS_{K-1}`` and the widths in the meta
+    ``VECTORS``, from which :func:`read_catalog` joins them again.
     A write interrupted at any point (exception, Ctrl-C) leaves ``path``
     untouched: either the old file or none, never a partial one.
 
@@ -297,7 +350,7 @@ def write_catalog(
     FileExistsError
         ``path`` exists and ``overwrite`` is False.
     ValueError
-        Unknown extension; CSV with vector columns (use FITS, ECSV or HDF5).
+        Unknown extension.
     ImportError
         Parquet without pyarrow.
 
@@ -315,17 +368,25 @@ def write_catalog(
         info["SEED"] = int(seed)
     info.update(meta or {})
     optional = set(own) - set(meta or {})
-    if fmt == "csv":
-        multi = [c for c in t.colnames if t[c].ndim > 1]
-        if multi:
-            raise ValueError(f"CSV cannot hold vector columns {multi}; write .fits, .ecsv or .h5")
+    _document(t)
+    if fmt in ("csv", "parquet"):
+        t, widths = _split_vectors(t)
+        if widths:
+            info["VECTORS"] = widths
+            log.info(
+                "%s: vector columns %s written as scalar columns NAME_0..NAME_K-1 "
+                "(read_catalog joins them again)",
+                path,
+                ", ".join(widths),
+            )
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
-        except ImportError as exc:
+        except ImportError:
             raise ImportError(
-                "writing Parquet needs pyarrow (pip install pyarrow); or write .fits / .csv"
-            ) from exc
+                "writing Parquet needs pyarrow: pip install 'deepz[parquet]' (or write .fits, "
+                ".csv, .ecsv or .h5)"
+            ) from None
     with atomic_path(path, overwrite=overwrite) as tmp:
         if fmt == "fits":
             _write_fits(tmp, t, info, optional)
@@ -343,8 +404,7 @@ def write_catalog(
             t.meta = dict(info)
             t.write(tmp, format="hdf5", path="REDSHIFTS", overwrite=True, serialize_meta=True)
         else:
-            t.meta = dict(info)
-            t.write(tmp, format="parquet", overwrite=True)
+            _write_parquet(tmp, t, info)
     log.info("wrote %d rows to %s", len(t), path)
     return path
 
@@ -358,6 +418,48 @@ def _is_scalar(v) -> bool:
     return v is None or isinstance(v, (str, bool, int, float, np.generic))
 
 
+_PARQUET_META = b"deepz_meta"  # schema metadata key: the catalogue's meta as JSON
+
+
+def _write_parquet(path: str, t: Table, info: dict) -> None:
+    """Write scalar columns and ``info`` with pyarrow (astropy's Parquet reader needs pandas)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = {c: pa.array(np.asarray(t[c])) for c in t.colnames}
+    fields = [
+        pa.field(
+            c,
+            cols[c].type,
+            metadata={b"unit": str(t[c].unit or ""), b"comment": t[c].description or ""},
+        )
+        for c in t.colnames
+    ]
+    schema = pa.schema(fields, metadata={_PARQUET_META: _json(info)})
+    pq.write_table(pa.Table.from_arrays(list(cols.values()), schema=schema), path)
+
+
+def _read_parquet(path: str) -> Table:
+    """Read a Parquet catalogue with pyarrow: numpy columns, units, comments and meta."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("reading Parquet needs pyarrow: pip install 'deepz[parquet]'") from None
+    pt = pq.read_table(path)
+    t = Table()
+    for field, col in zip(pt.schema, pt.columns, strict=True):
+        values = col.to_numpy(zero_copy_only=False)
+        if values.dtype == object:
+            values = values.astype(str)
+        t[field.name] = values
+        fmeta = field.metadata or {}
+        t[field.name].unit = fmeta.get(b"unit", b"").decode() or None
+        t[field.name].description = fmeta.get(b"comment", b"").decode() or None
+    meta = (pt.schema.metadata or {}).get(_PARQUET_META)
+    t.meta = json.loads(meta) if meta else {}
+    return t
+
+
 def _json(v) -> str:
     def default(x):
         if isinstance(x, np.generic):
@@ -369,24 +471,86 @@ def _json(v) -> str:
     return json.dumps(v, default=default)
 
 
+_ARRAY_META = "DEEPZARR"  # header card of a meta array's own HDU
+
+
+def _numeric_list(v) -> bool:
+    if isinstance(v, np.ndarray):
+        return v.ndim == 1 and v.dtype.kind in "iuf" and v.size > 8
+    return (
+        isinstance(v, (list, tuple))
+        and len(v) > 8
+        and all(isinstance(x, (int, float, np.integer, np.floating)) for x in v)
+    )
+
+
+def _split_vectors(t: Table) -> tuple[Table, dict]:
+    """Replace each (N, K) column by K scalar columns ``NAME_k``; return the widths."""
+    widths = {c: int(np.prod(t[c].shape[1:])) for c in t.colnames if t[c].ndim > 1}
+    if not widths:
+        return t, {}
+    out = Table(meta=t.meta)
+    for c in t.colnames:
+        if c not in widths:
+            out[c] = t[c]
+            continue
+        flat = np.asarray(t[c]).reshape(len(t), -1)
+        for k in range(widths[c]):
+            out[f"{c}_{k}"] = flat[:, k]
+            out[f"{c}_{k}"].description = f"{t[c].description or c} [{k}]"
+    return out, widths
+
+
+def _join_vectors(t: Table) -> Table:
+    """Undo :func:`_split_vectors` from the ``VECTORS`` meta of a CSV/Parquet catalogue."""
+    widths = t.meta.get("VECTORS")
+    if isinstance(widths, str):
+        widths = json.loads(widths)
+    if not widths:
+        return t
+    out = Table(meta={k: v for k, v in t.meta.items() if k != "VECTORS"})
+    parts = {f"{c}_{k}": c for c, w in widths.items() for k in range(int(w))}
+    for c in t.colnames:
+        if c not in parts:
+            out[c] = t[c]
+        elif c == f"{parts[c]}_0":
+            name, w = parts[c], int(widths[parts[c]])
+            out[name] = np.stack([np.asarray(t[f"{name}_{k}"]) for k in range(w)], axis=1)
+    return out
+
+
 def _write_fits(tmp: str, t: Table, info: dict, optional: set = frozenset()) -> None:
     primary = fits.PrimaryHDU()
     t.meta = {}
     hdu = fits.table_to_hdu(t)
     hdu.name = "REDSHIFTS"
-    for h in (primary.header, hdu.header):
-        for k, v in info.items():
-            key = str(k).upper()[:8]
-            card = (v, _META) if _is_scalar(v) else (_json(v), _META_JSON)
+    for i, name in enumerate(t.colnames, start=1):
+        if t[name].description:
+            hdu.header[f"TCOMM{i}"] = str(t[name].description)[:68]
+    arrays = []
+    for k, v in info.items():
+        key = str(k).upper()
+        if len(key) > 8:  # FITS's long-keyword convention keeps the name whole
+            key = f"HIERARCH {key}"
+        if _numeric_list(v):  # a long numeric list (Z_BINS, Z_EDGES): an HDU of its own
+            col = fits.Column(name="VALUE", format="D", array=np.asarray(v, dtype=np.float64))
+            extra = fits.BinTableHDU.from_columns([col], name=str(k).upper())
+            extra.header[_ARRAY_META] = (str(k), "deepz meta array: this key")
+            arrays.append(extra)
+            continue
+        headers = (primary.header, hdu.header) if _is_scalar(v) else (hdu.header,)
+        card = (v, _META) if _is_scalar(v) else (_json(v), _META_JSON)
+        for h in headers:
             try:
                 h[key] = card
             except (ValueError, TypeError) as exc:
                 if k not in optional:  # the caller's own meta must be written
                     raise
                 log.warning("table meta %r not written to the FITS header: %s", k, exc)
+    for h in (primary.header, hdu.header):
         for bit in ZWarn:
             h[f"ZWBIT{bit.bit_length() - 1:02d}"] = (bit.name, "ZWARN bit name")
-    fits.HDUList([primary, hdu]).writeto(tmp, overwrite=True, checksum=True)
+    fits.HDUList([primary, hdu, *arrays]).writeto(tmp, overwrite=True, checksum=True)
 
 
 def read_catalog(path, hdu: str | int | None = None) -> Table:
@@ -435,10 +599,10 @@ def read_catalog(path, hdu: str | int | None = None) -> Table:
             elif fmt == "hdf5":
                 t = Table.read(path, format="hdf5", path="REDSHIFTS")
             else:
-                t = Table.read(path, format="parquet")
+                t = _read_parquet(path)
         except (OSError, ValueError, KeyError) as exc:
             raise ReadError(path, f"not a readable {fmt} catalogue ({exc})") from exc
-        return _unmask_strings(t)
+        return _unmask_strings(_join_vectors(t))
     with open_fits(path) as hdul:
         names = hdu_names(hdul)
         if hdu is None:
@@ -464,6 +628,9 @@ def read_catalog(path, hdu: str | int | None = None) -> Table:
                 t.meta[k] = json.loads(h.header[k])
             elif comment == _META or k in _LEGACY_META:
                 t.meta[k] = h.header[k]
+        for x in hdul:
+            if _ARRAY_META in x.header and x is not h:
+                t.meta[str(x.header[_ARRAY_META])] = [float(v) for v in x.data["VALUE"]]
     for c in t.colnames:
         if t[c].dtype.kind in "SU":
             t[c] = np.char.strip(np.asarray(t[c]).astype(str))
